@@ -1,0 +1,175 @@
+//! The identity of a model instance, `(model_name, host, port)`, and its validation.
+
+use std::fmt;
+
+use thiserror::Error;
+
+/// Joins the three key parts of an identifier into its string form, as DB-GPT does.
+pub const IDENTIFIER_SEPARATOR: &str = "___$$$$___";
+
+/// The longest `model_name`, `host` or `prompt_template` the registry accepts, in characters.
+///
+/// It is the width of the matching `varchar(128)` columns of DB-GPT's registry table.
+pub const MAX_FIELD_CHARS: usize = 128;
+
+/// Why an instance or identifier was rejected. Every variant names the offending field.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum ValidationError {
+    /// A required field is absent.
+    #[error("{field} is required")]
+    Missing {
+        /// The field's name on the wire.
+        field: &'static str,
+    },
+    /// A field is empty once surrounding white space is trimmed.
+    #[error("{field} must not be empty")]
+    Empty {
+        /// The field's name on the wire.
+        field: &'static str,
+    },
+    /// A field is longer than [`MAX_FIELD_CHARS`].
+    #[error("{field} is {chars} characters long; at most {max} are allowed")]
+    TooLong {
+        /// The field's name on the wire.
+        field: &'static str,
+        /// Its length in characters.
+        chars: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A field contains [`IDENTIFIER_SEPARATOR`], which would make identifiers ambiguous.
+    #[error("{field} must not contain the identifier separator {IDENTIFIER_SEPARATOR}")]
+    ContainsSeparator {
+        /// The field's name on the wire.
+        field: &'static str,
+    },
+    /// The port is not in `1..=65535`.
+    #[error("port must be between 1 and 65535, got {value}")]
+    PortOutOfRange {
+        /// The rejected value.
+        value: i64,
+    },
+    /// A number is not finite or not in its allowed range.
+    #[error("{field} must be a finite number")]
+    NotFinite {
+        /// The field's name on the wire.
+        field: &'static str,
+    },
+}
+
+impl ValidationError {
+    /// The name of the field this error is about, as it is spelled on the wire.
+    pub fn field(&self) -> &'static str {
+        match self {
+            Self::Missing { field }
+            | Self::Empty { field }
+            | Self::TooLong { field, .. }
+            | Self::ContainsSeparator { field }
+            | Self::NotFinite { field } => field,
+            Self::PortOutOfRange { .. } => "port",
+        }
+    }
+}
+
+/// The validated identity of a model instance.
+///
+/// Construct it with [`ModelInstanceIdentifier::new`], which trims `model_name` and `host`
+/// and rejects anything DB-GPT's identifier would reject, and more: empty or over-long parts
+/// and ports outside `1..=65535`.
+///
+/// ```
+/// use registry_core::ModelInstanceIdentifier;
+///
+/// let id = ModelInstanceIdentifier::new(" glm-4@llm ", "10.0.0.1", 8001).unwrap();
+/// assert_eq!(id.model_name(), "glm-4@llm");
+/// assert_eq!(id.str_identifier(), "glm-4@llm___$$$$___10.0.0.1___$$$$___8001");
+/// assert_eq!(ModelInstanceIdentifier::new("m", "h", 0).unwrap_err().field(), "port");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ModelInstanceIdentifier {
+    model_name: String,
+    host: String,
+    port: u16,
+}
+
+impl ModelInstanceIdentifier {
+    /// Validates and builds an identifier. `model_name` and `host` are trimmed first.
+    pub fn new(model_name: &str, host: &str, port: i64) -> Result<Self, ValidationError> {
+        Ok(Self {
+            model_name: validate_key_part("model_name", model_name)?.to_owned(),
+            host: validate_key_part("host", host)?.to_owned(),
+            port: validate_port(port)?,
+        })
+    }
+
+    /// The model's worker key, such as `glm-4-9b-chat@llm`.
+    pub fn model_name(&self) -> &str {
+        &self.model_name
+    }
+
+    /// The address the instance is reachable on.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The instance's port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// DB-GPT's string form: the three parts joined by [`IDENTIFIER_SEPARATOR`].
+    pub fn str_identifier(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl fmt::Display for ModelInstanceIdentifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}{IDENTIFIER_SEPARATOR}{}{IDENTIFIER_SEPARATOR}{}",
+            self.model_name, self.host, self.port
+        )
+    }
+}
+
+/// Trims a key part (`model_name` or `host`) and checks it; returns the trimmed text.
+pub fn validate_key_part<'a>(
+    field: &'static str,
+    value: &'a str,
+) -> Result<&'a str, ValidationError> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Err(ValidationError::Empty { field });
+    }
+    check_length(field, trimmed)?;
+    if trimmed.contains(IDENTIFIER_SEPARATOR) {
+        return Err(ValidationError::ContainsSeparator { field });
+    }
+    Ok(trimmed)
+}
+
+/// Checks that a text field is at most [`MAX_FIELD_CHARS`] characters long.
+pub fn check_length(field: &'static str, value: &str) -> Result<(), ValidationError> {
+    // Byte length bounds character count from above, so most values skip the char walk.
+    if value.len() > MAX_FIELD_CHARS {
+        let chars = value.chars().count();
+        if chars > MAX_FIELD_CHARS {
+            return Err(ValidationError::TooLong {
+                field,
+                chars,
+                max: MAX_FIELD_CHARS,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Checks that a port number is in `1..=65535`.
+pub fn validate_port(value: i64) -> Result<u16, ValidationError> {
+    match u16::try_from(value) {
+        Ok(port) if port != 0 => Ok(port),
+        _ => Err(ValidationError::PortOutOfRange { value }),
+    }
+}

@@ -1,0 +1,155 @@
+//! A model instance: one serving process of one model, as DB-GPT describes it.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::identifier::{
+    ModelInstanceIdentifier, ValidationError, check_length, validate_key_part, validate_port,
+};
+use crate::timestamp;
+
+/// One serving process of one model, with DB-GPT's ten fields and their defaults.
+///
+/// Its serde form is DB-GPT's JSON: a worker's register body deserialises (missing optional
+/// fields take their defaults, unknown fields are ignored) and a listing serialises all ten
+/// fields, `last_heartbeat` as an ISO-8601 string or `null`.
+///
+/// ```
+/// use registry_core::ModelInstance;
+///
+/// let body = r#"{"model_name":"glm-4-9b-chat@llm","host":"172.17.0.2","port":8001,"extra":1}"#;
+/// let instance: ModelInstance = serde_json::from_str(body).unwrap();
+/// assert_eq!(instance.weight, 1.0);
+/// assert!(instance.enabled && instance.check_healthy && !instance.healthy);
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelInstance {
+    /// The worker key, such as `glm-4-9b-chat@llm`.
+    pub model_name: String,
+    /// The address the worker is reachable on.
+    pub host: String,
+    /// The worker's port.
+    pub port: u16,
+    /// The instance's share of traffic in [`select_one_health_instance`](crate::ModelRegistry::select_one_health_instance).
+    #[serde(default = "default_weight")]
+    pub weight: f64,
+    /// Whether the heartbeat checker may mark this instance unhealthy.
+    #[serde(default = "default_true")]
+    pub check_healthy: bool,
+    /// Set by register and heartbeat; cleared by deregister and by the checker.
+    #[serde(default)]
+    pub healthy: bool,
+    /// An operator's switch: disabled instances are never selected.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// The prompt template the model uses, if any.
+    #[serde(default)]
+    pub prompt_template: Option<String>,
+    /// When the registry last heard from the instance. Set by the registry, never by the client.
+    #[serde(default, with = "timestamp")]
+    pub last_heartbeat: Option<DateTime<Utc>>,
+    /// Only meaningful on deregister: delete the instance instead of marking it unhealthy.
+    #[serde(default)]
+    pub remove_from_registry: bool,
+}
+
+fn default_weight() -> f64 {
+    1.0
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl ModelInstance {
+    /// An instance with the given key and every other field at its default.
+    pub fn new(model_name: impl Into<String>, host: impl Into<String>, port: u16) -> Self {
+        Self {
+            model_name: model_name.into(),
+            host: host.into(),
+            port,
+            weight: default_weight(),
+            check_healthy: true,
+            healthy: false,
+            enabled: true,
+            prompt_template: None,
+            last_heartbeat: None,
+            remove_from_registry: false,
+        }
+    }
+
+    /// The instance's validated identifier (key parts trimmed).
+    pub fn identifier(&self) -> Result<ModelInstanceIdentifier, ValidationError> {
+        ModelInstanceIdentifier::new(&self.model_name, &self.host, i64::from(self.port))
+    }
+
+    /// Checks every field as [`normalize`](Self::normalize) would, without changing anything.
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        validate_key_part("model_name", &self.model_name)?;
+        validate_key_part("host", &self.host)?;
+        validate_port(i64::from(self.port))?;
+        if !self.weight.is_finite() {
+            return Err(ValidationError::NotFinite { field: "weight" });
+        }
+        if let Some(template) = &self.prompt_template {
+            check_length("prompt_template", template)?;
+        }
+        Ok(())
+    }
+
+    /// Checks every field and trims `model_name` and `host` in place.
+    ///
+    /// The registry applies this to every instance it is given, so that storages only ever see
+    /// valid instances.
+    pub fn normalize(&mut self) -> Result<(), ValidationError> {
+        self.validate()?;
+        trim_in_place(&mut self.model_name);
+        trim_in_place(&mut self.host);
+        Ok(())
+    }
+
+    /// The identifier's parts, borrowed; valid once [`normalize`](Self::normalize) succeeded.
+    pub fn key(&self) -> InstanceKey<'_> {
+        InstanceKey {
+            model_name: &self.model_name,
+            host: &self.host,
+            port: self.port,
+        }
+    }
+}
+
+/// Trims a key part in place, allocating only when there was white space to trim.
+fn trim_in_place(value: &mut String) {
+    let trimmed = value.trim();
+    if trimmed.len() != value.len() {
+        *value = trimmed.to_owned();
+    }
+}
+
+/// A borrowed `(model_name, host, port)`: looks an instance up without allocating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct InstanceKey<'a> {
+    /// The worker key.
+    pub model_name: &'a str,
+    /// The host.
+    pub host: &'a str,
+    /// The port.
+    pub port: u16,
+}
+
+impl InstanceKey<'_> {
+    /// Orders keys by model name, then host, then port.
+    pub fn cmp_key(&self, other: &InstanceKey<'_>) -> std::cmp::Ordering {
+        (self.model_name, self.host, self.port).cmp(&(other.model_name, other.host, other.port))
+    }
+}
+
+impl<'a> From<&'a ModelInstanceIdentifier> for InstanceKey<'a> {
+    fn from(id: &'a ModelInstanceIdentifier) -> Self {
+        Self {
+            model_name: id.model_name(),
+            host: id.host(),
+            port: id.port(),
+        }
+    }
+}

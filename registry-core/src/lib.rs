@@ -1,0 +1,45 @@
+//! The domain of an LLM model registry, compatible with DB-GPT's model controller.
+//!
+//! Model workers register their instances and send heartbeats; the registry keeps them, marks
+//! silent ones unhealthy, and answers which healthy instance serves a model. This crate holds
+//! the rules and nothing else: it does no SQL, no HTTP and no file I/O. Storages plug in through
+//! [`InstanceStorage`]; [`InMemoryStorage`] is included.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use registry_core::{InMemoryStorage, ModelInstance, ModelRegistry, StorageModelRegistry};
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+//! let registry = Arc::new(StorageModelRegistry::new(Arc::new(InMemoryStorage::new())));
+//! let checker = registry.start_checker();
+//! registry.send_heartbeat(&ModelInstance::new("glm-4@llm", "10.0.0.1", 8001)).await.unwrap();
+//! assert_eq!(registry.get_all_instances("glm-4@llm", true).await.unwrap().len(), 1);
+//! checker.shutdown().await;
+//! # });
+//! ```
+//!
+//! Errors: every fallible call returns this crate's own [`thiserror`] enums
+//! ([`ValidationError`], [`StorageError`], [`RegistryError`]); nothing here panics on input.
+
+mod clock;
+mod identifier;
+mod instance;
+mod registry;
+mod storage;
+mod timestamp;
+
+pub use clock::{Clock, ManualClock, OffsetClock, SystemClock};
+pub use identifier::{
+    IDENTIFIER_SEPARATOR, MAX_FIELD_CHARS, ModelInstanceIdentifier, ValidationError, check_length,
+    validate_key_part, validate_port,
+};
+pub use instance::{InstanceKey, ModelInstance};
+pub use registry::{
+    CheckerHandle, ModelRegistry, RegistryConfig, RegistryError, RegistryStats,
+    StorageModelRegistry, SweepOutcome, pick_weighted,
+};
+pub use storage::{
+    FieldValue, InMemoryStorage, InstanceStorage, Page, QuerySpec, ResourceIdentifier, Storage,
+    StorageError, StorageItem,
+};
+pub use timestamp::parse_timestamp;

@@ -1,0 +1,87 @@
+//! The model registry: DB-GPT's `ModelRegistry` interface and a registry over any storage.
+
+mod checker;
+mod config;
+mod selection;
+mod storage_registry;
+
+pub use checker::CheckerHandle;
+pub use config::RegistryConfig;
+pub use selection::pick_weighted;
+pub use storage_registry::{RegistryStats, StorageModelRegistry, SweepOutcome};
+
+use async_trait::async_trait;
+use thiserror::Error;
+
+use crate::identifier::ValidationError;
+use crate::instance::ModelInstance;
+use crate::storage::StorageError;
+
+/// Why a registry call failed.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum RegistryError {
+    /// The instance is invalid; nothing was stored.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// The storage failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The blocking task that ran a storage call panicked or was cancelled.
+    #[error("storage task failed: {0}")]
+    Task(String),
+}
+
+impl RegistryError {
+    /// Whether retrying the same call later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Storage(error) if error.is_retryable())
+    }
+}
+
+/// The operations of DB-GPT's model registry.
+///
+/// Every call validates the instance it is given (trimming `model_name` and `host`) before it
+/// touches storage, so an invalid instance is a [`RegistryError::Invalid`] and changes nothing.
+#[async_trait]
+pub trait ModelRegistry: Send + Sync {
+    /// Registers an instance, healthy, with `last_heartbeat = now`. Registering a known instance
+    /// updates its `weight` and `prompt_template`. Returns `true`.
+    async fn register_instance(&self, instance: &ModelInstance) -> Result<bool, RegistryError>;
+
+    /// Marks an instance unhealthy, or removes it when `remove_from_registry` is set. A missing
+    /// instance is not an error. Returns `true`.
+    async fn deregister_instance(&self, instance: &ModelInstance) -> Result<bool, RegistryError>;
+
+    /// Records a heartbeat: the instance is healthy as of now. An unknown instance is registered,
+    /// which is how a restarted registry refills itself within one heartbeat interval.
+    async fn send_heartbeat(&self, instance: &ModelInstance) -> Result<bool, RegistryError>;
+
+    /// The instances of one model, optionally only the healthy ones.
+    async fn get_all_instances(
+        &self,
+        model_name: &str,
+        healthy_only: bool,
+    ) -> Result<Vec<ModelInstance>, RegistryError>;
+
+    /// The instances of every model, optionally only the healthy ones.
+    async fn get_all_model_instances(
+        &self,
+        healthy_only: bool,
+    ) -> Result<Vec<ModelInstance>, RegistryError>;
+
+    /// One healthy, enabled instance of the model, chosen with probability proportional to its
+    /// `weight`; instances of weight 0 or less are never chosen. `None` if there is none.
+    async fn select_one_health_instance(
+        &self,
+        model_name: &str,
+    ) -> Result<Option<ModelInstance>, RegistryError>;
+
+    /// The blocking twin of [`get_all_instances`](Self::get_all_instances), for callers outside
+    /// an async runtime. Do not call it from async code.
+    fn sync_get_all_instances(
+        &self,
+        model_name: &str,
+        healthy_only: bool,
+    ) -> Result<Vec<ModelInstance>, RegistryError>;
+}

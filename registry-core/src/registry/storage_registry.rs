@@ -1,0 +1,285 @@
+//! A registry over any [`InstanceStorage`].
+
+use std::borrow::Cow;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use async_trait::async_trait;
+
+use super::selection::pick_weighted;
+use super::{ModelRegistry, RegistryConfig, RegistryError};
+use crate::clock::{Clock, SystemClock};
+use crate::instance::ModelInstance;
+use crate::storage::{InstanceStorage, StorageError};
+
+/// DB-GPT's `StorageModelRegistry`: the registry's rules over a storage.
+///
+/// Storages that block (SQL) are called on tokio's blocking pool, so the executor never waits
+/// on I/O; the in-memory storage is called inline, without a thread hop.
+///
+/// ```
+/// use std::sync::Arc;
+/// use registry_core::{InMemoryStorage, ModelInstance, ModelRegistry, StorageModelRegistry};
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let registry = StorageModelRegistry::new(Arc::new(InMemoryStorage::new()));
+/// registry.register_instance(&ModelInstance::new("glm-4@llm", "10.0.0.1", 8001)).await.unwrap();
+/// let chosen = registry.select_one_health_instance("glm-4@llm").await.unwrap();
+/// assert_eq!(chosen.unwrap().port, 8001);
+/// # });
+/// ```
+#[derive(Debug)]
+pub struct StorageModelRegistry<S> {
+    storage: Arc<S>,
+    config: RegistryConfig,
+    clock: Arc<dyn Clock>,
+    rng: Mutex<fastrand::Rng>,
+    stats: Counters,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    registrations: AtomicU64,
+    heartbeats: AtomicU64,
+    deregistrations: AtomicU64,
+    expired: AtomicU64,
+    removed: AtomicU64,
+    sweep_failures: AtomicU64,
+}
+
+/// Totals since the registry was created, for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RegistryStats {
+    /// Successful registrations.
+    pub registrations: u64,
+    /// Successful heartbeats.
+    pub heartbeats: u64,
+    /// Successful deregistrations.
+    pub deregistrations: u64,
+    /// Instances the checker marked unhealthy.
+    pub expired: u64,
+    /// Instances the checker removed.
+    pub removed: u64,
+    /// Sweeps that failed.
+    pub sweep_failures: u64,
+}
+
+/// What one sweep of the heartbeat checker did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SweepOutcome {
+    /// Instances marked unhealthy.
+    pub expired: u64,
+    /// Instances deleted after the removal timeout.
+    pub removed: u64,
+}
+
+impl<S: InstanceStorage + 'static> StorageModelRegistry<S> {
+    /// A registry with the default configuration and the system clock.
+    pub fn new(storage: Arc<S>) -> Self {
+        Self::with_config(storage, RegistryConfig::default())
+    }
+
+    /// A registry with the given configuration and the system clock.
+    pub fn with_config(storage: Arc<S>, config: RegistryConfig) -> Self {
+        Self {
+            storage,
+            config,
+            clock: Arc::new(SystemClock),
+            rng: Mutex::new(fastrand::Rng::new()),
+            stats: Counters::default(),
+        }
+    }
+
+    /// Replaces the clock (for tests and simulations).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Seeds the random source of weighted selection, making it repeatable.
+    pub fn with_seed(self, seed: u64) -> Self {
+        *self.rng.lock().unwrap_or_else(PoisonError::into_inner) = fastrand::Rng::with_seed(seed);
+        self
+    }
+
+    /// The storage underneath.
+    pub fn storage(&self) -> &Arc<S> {
+        &self.storage
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &RegistryConfig {
+        &self.config
+    }
+
+    /// Totals since the registry was created.
+    pub fn stats(&self) -> RegistryStats {
+        let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        RegistryStats {
+            registrations: load(&self.stats.registrations),
+            heartbeats: load(&self.stats.heartbeats),
+            deregistrations: load(&self.stats.deregistrations),
+            expired: load(&self.stats.expired),
+            removed: load(&self.stats.removed),
+            sweep_failures: load(&self.stats.sweep_failures),
+        }
+    }
+
+    /// Runs one sweep now: marks stale instances unhealthy, then removes those past the
+    /// removal timeout if one is configured. The heartbeat checker calls this every interval.
+    pub async fn sweep(&self) -> Result<SweepOutcome, RegistryError> {
+        let now = self.clock.now();
+        let timeout = self.config.heartbeat_timeout;
+        let removal = self.config.removal_timeout;
+        let result = self
+            .call(move |storage| {
+                let expired = storage.expire_stale(timeout, now)?;
+                let removed = match removal {
+                    Some(removal) => storage.remove_stale(removal, now)?,
+                    None => 0,
+                };
+                Ok(SweepOutcome { expired, removed })
+            })
+            .await;
+        match &result {
+            Ok(outcome) => {
+                self.stats
+                    .expired
+                    .fetch_add(outcome.expired, Ordering::Relaxed);
+                self.stats
+                    .removed
+                    .fetch_add(outcome.removed, Ordering::Relaxed);
+            }
+            Err(_) => {
+                self.stats.sweep_failures.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        result
+    }
+
+    /// Runs `op` on the storage: inline for a non-blocking storage, on the blocking pool
+    /// otherwise.
+    async fn call<R, F>(&self, op: F) -> Result<R, RegistryError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&S) -> Result<R, StorageError> + Send + 'static,
+    {
+        if !self.storage.is_blocking() {
+            return Ok(op(&self.storage)?);
+        }
+        let storage = Arc::clone(&self.storage);
+        tokio::task::spawn_blocking(move || op(&storage))
+            .await
+            .map_err(|error| RegistryError::Task(error.to_string()))?
+            .map_err(RegistryError::from)
+    }
+
+    /// Runs `op` on a validated instance. The in-memory path borrows the caller's instance; only
+    /// the blocking path, which must move it to another thread, takes a copy.
+    async fn call_with_instance<F>(
+        &self,
+        instance: &ModelInstance,
+        op: F,
+    ) -> Result<(), RegistryError>
+    where
+        F: FnOnce(&S, &ModelInstance) -> Result<(), StorageError> + Send + 'static,
+    {
+        let instance = validated(instance)?;
+        if !self.storage.is_blocking() {
+            return Ok(op(&self.storage, &instance)?);
+        }
+        let instance = instance.into_owned();
+        self.call(move |storage| op(storage, &instance)).await
+    }
+
+    fn pick(&self, instances: &[ModelInstance]) -> Option<ModelInstance> {
+        let draw = self
+            .rng
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .f64();
+        pick_weighted(instances, draw).cloned()
+    }
+}
+
+/// The instance with its key parts trimmed, borrowed when nothing needed trimming.
+fn validated(instance: &ModelInstance) -> Result<Cow<'_, ModelInstance>, RegistryError> {
+    let needs_trim = |text: &str| text.len() != text.trim().len();
+    if needs_trim(&instance.model_name) || needs_trim(&instance.host) {
+        let mut owned = instance.clone();
+        owned.normalize()?;
+        return Ok(Cow::Owned(owned));
+    }
+    instance.validate()?;
+    Ok(Cow::Borrowed(instance))
+}
+
+#[async_trait]
+impl<S: InstanceStorage + 'static> ModelRegistry for StorageModelRegistry<S> {
+    async fn register_instance(&self, instance: &ModelInstance) -> Result<bool, RegistryError> {
+        let now = self.clock.now();
+        self.call_with_instance(instance, move |storage, instance| {
+            storage.register(instance, now)
+        })
+        .await?;
+        self.stats.registrations.fetch_add(1, Ordering::Relaxed);
+        Ok(true)
+    }
+
+    async fn deregister_instance(&self, instance: &ModelInstance) -> Result<bool, RegistryError> {
+        let id = instance.identifier()?;
+        let remove = instance.remove_from_registry;
+        self.call(move |storage| storage.deregister(&id, remove))
+            .await?;
+        self.stats.deregistrations.fetch_add(1, Ordering::Relaxed);
+        Ok(true)
+    }
+
+    async fn send_heartbeat(&self, instance: &ModelInstance) -> Result<bool, RegistryError> {
+        let now = self.clock.now();
+        self.call_with_instance(instance, move |storage, instance| {
+            storage.heartbeat(instance, now)
+        })
+        .await?;
+        self.stats.heartbeats.fetch_add(1, Ordering::Relaxed);
+        Ok(true)
+    }
+
+    async fn get_all_instances(
+        &self,
+        model_name: &str,
+        healthy_only: bool,
+    ) -> Result<Vec<ModelInstance>, RegistryError> {
+        let model_name = model_name.trim().to_owned();
+        self.call(move |storage| storage.instances(Some(&model_name), healthy_only))
+            .await
+    }
+
+    async fn get_all_model_instances(
+        &self,
+        healthy_only: bool,
+    ) -> Result<Vec<ModelInstance>, RegistryError> {
+        self.call(move |storage| storage.instances(None, healthy_only))
+            .await
+    }
+
+    async fn select_one_health_instance(
+        &self,
+        model_name: &str,
+    ) -> Result<Option<ModelInstance>, RegistryError> {
+        let instances = self.get_all_instances(model_name, true).await?;
+        Ok(self.pick(&instances))
+    }
+
+    fn sync_get_all_instances(
+        &self,
+        model_name: &str,
+        healthy_only: bool,
+    ) -> Result<Vec<ModelInstance>, RegistryError> {
+        Ok(self
+            .storage
+            .instances(Some(model_name.trim()), healthy_only)?)
+    }
+}

@@ -1,0 +1,180 @@
+//! Storage: DB-GPT's generic storage interface, and the atomic operations a model registry
+//! needs from it.
+//!
+//! [`Storage`] is the generic, item-agnostic part (save, update, load, delete, query, count,
+//! paginate). [`InstanceStorage`] adds the registry's hot paths (register, heartbeat, the expiry
+//! sweep), each of which a backend must perform as one atomic operation: the in-memory storage
+//! under one lock, a SQL storage as one statement. That is what keeps a heartbeat from ever being
+//! overwritten by a sweep, and two concurrent first heartbeats from making two rows.
+
+mod error;
+mod memory;
+mod query;
+
+pub use error::StorageError;
+pub use memory::InMemoryStorage;
+pub use query::{FieldValue, Page, QuerySpec};
+
+use std::fmt::Debug;
+use std::hash::Hash;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::identifier::{ModelInstanceIdentifier, ValidationError};
+use crate::instance::ModelInstance;
+
+/// The identity of a stored item. Equality and hashing follow [`str_identifier`](Self::str_identifier).
+pub trait ResourceIdentifier: Clone + Eq + Hash + Debug + Send + Sync + 'static {
+    /// A string form unique to the item.
+    fn str_identifier(&self) -> String;
+}
+
+/// An item a [`Storage`] can hold.
+pub trait StorageItem: Clone + Debug + Send + Sync + 'static {
+    /// The item's identity.
+    type Identifier: ResourceIdentifier;
+
+    /// The item's identity; an item with an invalid key has none.
+    fn identifier(&self) -> Result<Self::Identifier, ValidationError>;
+
+    /// Copies `other`'s stored fields into `self`.
+    fn merge(&mut self, other: &Self);
+
+    /// The value of a named field, for [`QuerySpec`] conditions; `None` if there is no such field.
+    fn field(&self, name: &str) -> Option<FieldValue>;
+}
+
+/// DB-GPT's storage interface: a keyed collection of items.
+///
+/// Methods are blocking; a storage whose methods do I/O says so with
+/// [`is_blocking`](Self::is_blocking), and async callers then run them off the executor.
+pub trait Storage<T: StorageItem>: Send + Sync {
+    /// Inserts `item`; fails with [`StorageError::Duplicate`] if its identifier already exists.
+    fn save(&self, item: &T) -> Result<(), StorageError>;
+
+    /// Replaces the stored item with `item`'s identifier; fails with
+    /// [`StorageError::NotFound`] if there is none.
+    fn update(&self, item: &T) -> Result<(), StorageError>;
+
+    /// Inserts `item`, or replaces the item with its identifier.
+    fn save_or_update(&self, item: &T) -> Result<(), StorageError>;
+
+    /// The item with this identifier, if any.
+    fn load(&self, id: &T::Identifier) -> Result<Option<T>, StorageError>;
+
+    /// Deletes the item with this identifier; a missing item is not an error.
+    fn delete(&self, id: &T::Identifier) -> Result<(), StorageError>;
+
+    /// The items matching every condition of `spec`, honouring its limit and offset.
+    fn query(&self, spec: &QuerySpec) -> Result<Vec<T>, StorageError>;
+
+    /// How many items match `spec`'s conditions; limit and offset are ignored.
+    fn count(&self, spec: &QuerySpec) -> Result<u64, StorageError>;
+
+    /// One page (numbered from 1) of the items matching `spec`'s conditions.
+    fn paginate_query(
+        &self,
+        page: u64,
+        page_size: u64,
+        spec: &QuerySpec,
+    ) -> Result<Page<T>, StorageError> {
+        if page == 0 || page_size == 0 {
+            return Err(StorageError::InvalidArgument(
+                "page and page_size start at 1".to_owned(),
+            ));
+        }
+        let total_count = self.count(spec)?;
+        let items = self.query(&spec.clone().limit(page_size).offset((page - 1) * page_size))?;
+        Ok(Page {
+            items,
+            total_count,
+            total_pages: total_count.div_ceil(page_size),
+            page,
+            page_size,
+        })
+    }
+
+    /// Whether calls may block on I/O. The registry runs blocking storages on a blocking thread
+    /// pool, and calls the others inline.
+    fn is_blocking(&self) -> bool {
+        true
+    }
+}
+
+/// The registry's operations on stored instances, each one atomic.
+///
+/// Callers pass instances already normalized (see [`ModelInstance::normalize`]). Every
+/// operation gets the caller's `now`; a backend may instead take the time from a clock shared by
+/// all registry servers (a database's), as long as it uses one clock for both writing
+/// `last_heartbeat` and computing expiry cutoffs.
+pub trait InstanceStorage: Storage<ModelInstance> {
+    /// Inserts the instance healthy with `last_heartbeat = now`; if it exists, updates its
+    /// `weight` and `prompt_template`, marks it healthy and sets `last_heartbeat = now`.
+    fn register(&self, instance: &ModelInstance, now: DateTime<Utc>) -> Result<(), StorageError>;
+
+    /// Marks the instance healthy with `last_heartbeat = now`; inserts it as
+    /// [`register`](Self::register) does if it is unknown.
+    fn heartbeat(&self, instance: &ModelInstance, now: DateTime<Utc>) -> Result<(), StorageError>;
+
+    /// Marks the instance unhealthy, or deletes it when `remove` is set. A missing instance is
+    /// not an error.
+    fn deregister(&self, id: &ModelInstanceIdentifier, remove: bool) -> Result<(), StorageError>;
+
+    /// Marks unhealthy every healthy instance with `check_healthy` whose `last_heartbeat` is
+    /// older than `now - timeout` (or absent). Returns how many it marked.
+    fn expire_stale(&self, timeout: Duration, now: DateTime<Utc>) -> Result<u64, StorageError>;
+
+    /// Deletes every instance with `check_healthy` whose `last_heartbeat` is older than
+    /// `now - timeout`. Returns how many it deleted.
+    fn remove_stale(&self, timeout: Duration, now: DateTime<Utc>) -> Result<u64, StorageError>;
+
+    /// The instances of one model (or of every model), optionally only the healthy ones.
+    fn instances(
+        &self,
+        model_name: Option<&str>,
+        healthy_only: bool,
+    ) -> Result<Vec<ModelInstance>, StorageError> {
+        let mut spec = QuerySpec::new();
+        if let Some(model_name) = model_name {
+            spec = spec.eq("model_name", model_name);
+        }
+        if healthy_only {
+            spec = spec.eq("healthy", true);
+        }
+        self.query(&spec)
+    }
+}
+
+impl ResourceIdentifier for ModelInstanceIdentifier {
+    fn str_identifier(&self) -> String {
+        ModelInstanceIdentifier::str_identifier(self)
+    }
+}
+
+impl StorageItem for ModelInstance {
+    type Identifier = ModelInstanceIdentifier;
+
+    fn identifier(&self) -> Result<ModelInstanceIdentifier, ValidationError> {
+        ModelInstance::identifier(self)
+    }
+
+    fn merge(&mut self, other: &Self) {
+        self.clone_from(other);
+    }
+
+    fn field(&self, name: &str) -> Option<FieldValue> {
+        Some(match name {
+            "model_name" => self.model_name.as_str().into(),
+            "host" => self.host.as_str().into(),
+            "port" => i64::from(self.port).into(),
+            "weight" => self.weight.into(),
+            "check_healthy" => self.check_healthy.into(),
+            "healthy" => self.healthy.into(),
+            "enabled" => self.enabled.into(),
+            "prompt_template" => self.prompt_template.as_deref().into(),
+            "last_heartbeat" => self.last_heartbeat.into(),
+            _ => return None,
+        })
+    }
+}

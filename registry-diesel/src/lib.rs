@@ -1,0 +1,1 @@
+//! registry-diesel (placeholder; filled by its own issue).

@@ -1,0 +1,1 @@
+//! registry-server (placeholder; filled by its own issue).

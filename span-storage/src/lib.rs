@@ -1,0 +1,1 @@
+//! span-storage (placeholder; filled by its own issue).
