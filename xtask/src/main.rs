@@ -1,1 +1,118 @@
-fn main() {}
+//! `cargo xtask`: the one way people and CI run this workspace's checks.
+//!
+//! ```text
+//! cargo xtask test     # every test; unreachable database backends reported as not run
+//! cargo xtask ci       # the full gate: fmt, clippy, tests on every backend, interop, packaging
+//! cargo xtask bench    # throughput figures beside DB-GPT's, measured in the same run
+//! cargo xtask interop  # DB-GPT's own Python client against registry-server
+//! ```
+
+mod backends;
+mod bench;
+mod cmd;
+mod interop;
+mod peer;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+use backends::Requirement;
+
+#[derive(Parser)]
+#[command(about = "Checks, tests and benchmarks for the registry workspace")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// The full gate: fmt, clippy, all tests on every backend (all required), interop,
+    /// standalone builds and packaging of each library crate.
+    Ci,
+    /// Runs every test. Backends whose database cannot be reached, or whose client library is
+    /// not installed, are reported as not run (unless CI=true, which requires them all).
+    Test,
+    /// Prints throughput figures, beside DB-GPT's measured in the same run where named.
+    Bench {
+        /// Skip DB-GPT's reference figures (they need a Python virtual environment).
+        #[arg(long)]
+        no_peer: bool,
+    },
+    /// Runs DB-GPT's own Python client (dbgpt==0.8.2) against a real registry-server.
+    Interop,
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    cmd::enter_workspace_root()?;
+    match cli.task {
+        Task::Ci => ci(),
+        Task::Test => {
+            let requirement = if std::env::var("CI").is_ok_and(|v| v == "true") {
+                Requirement::All
+            } else {
+                Requirement::Reachable
+            };
+            test(requirement)
+        }
+        Task::Bench { no_peer } => bench::run(!no_peer),
+        Task::Interop => interop::run(),
+    }
+}
+
+fn ci() -> Result<()> {
+    cmd::cargo(&["fmt", "--all", "--", "--check"])?;
+    cmd::cargo(&[
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--all-features",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
+    test(Requirement::All)?;
+    standalone_builds()?;
+    interop::run()?;
+    println!("xtask ci: all checks passed");
+    Ok(())
+}
+
+fn test(requirement: Requirement) -> Result<()> {
+    let plan = backends::plan(requirement)?;
+    let features = plan.cargo_features();
+    let mut args = vec!["test", "--workspace", "--all-targets"];
+    let mut doc_args = vec!["test", "--workspace", "--doc"];
+    if !features.is_empty() {
+        args.extend(["--features", features.as_str()]);
+        doc_args.extend(["--features", features.as_str()]);
+    }
+    cmd::cargo_with_env(&args, &plan.env())?;
+    cmd::cargo_with_env(&doc_args, &plan.env())?;
+    plan.print_summary();
+    Ok(())
+}
+
+/// Each library crate must build on its own, with default features and without, so that a
+/// change cannot quietly couple them.
+fn standalone_builds() -> Result<()> {
+    for krate in [
+        "registry-core",
+        "span-storage",
+        "registry-diesel",
+        "registry-server",
+    ] {
+        cmd::cargo(&["check", "--package", krate, "--lib"])?;
+        if krate != "registry-core" {
+            cmd::cargo(&[
+                "check",
+                "--package",
+                krate,
+                "--lib",
+                "--no-default-features",
+            ])?;
+        }
+    }
+    Ok(())
+}

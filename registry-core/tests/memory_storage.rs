@@ -1,0 +1,201 @@
+//! DB-GPT's in-memory storage tests, ported, plus the atomic instance operations.
+
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use registry_core::{
+    InMemoryStorage, InstanceStorage, ModelInstance, QuerySpec, Storage, StorageError,
+};
+
+fn instance(i: u16) -> ModelInstance {
+    ModelInstance::new(format!("model-{}", i % 2), "10.0.0.1", 8000 + i)
+}
+
+#[test]
+fn save_then_load() {
+    let storage = InMemoryStorage::new();
+    let item = instance(1);
+    storage.save(&item).unwrap();
+    let loaded = storage.load(&item.identifier().unwrap()).unwrap();
+    assert_eq!(loaded, Some(item));
+}
+
+#[test]
+fn duplicate_save_is_an_error() {
+    let storage = InMemoryStorage::new();
+    storage.save(&instance(1)).unwrap();
+    assert!(matches!(
+        storage.save(&instance(1)),
+        Err(StorageError::Duplicate(_))
+    ));
+}
+
+#[test]
+fn update_replaces_and_requires_existence() {
+    let storage = InMemoryStorage::new();
+    let mut item = instance(1);
+    assert!(matches!(
+        storage.update(&item),
+        Err(StorageError::NotFound(_))
+    ));
+    storage.save(&item).unwrap();
+    item.weight = 3.0;
+    storage.update(&item).unwrap();
+    assert_eq!(
+        storage
+            .load(&item.identifier().unwrap())
+            .unwrap()
+            .unwrap()
+            .weight,
+        3.0
+    );
+    item.weight = 4.0;
+    storage.save_or_update(&item).unwrap();
+    storage.save_or_update(&instance(2)).unwrap();
+    assert_eq!(storage.count(&QuerySpec::new()).unwrap(), 2);
+    assert_eq!(
+        storage
+            .load(&item.identifier().unwrap())
+            .unwrap()
+            .unwrap()
+            .weight,
+        4.0
+    );
+}
+
+#[test]
+fn delete_removes_and_missing_is_fine() {
+    let storage = InMemoryStorage::new();
+    let item = instance(1);
+    storage.save(&item).unwrap();
+    storage.delete(&item.identifier().unwrap()).unwrap();
+    assert_eq!(storage.load(&item.identifier().unwrap()).unwrap(), None);
+    storage.delete(&item.identifier().unwrap()).unwrap();
+}
+
+#[test]
+fn query_by_one_and_several_conditions() {
+    let storage = InMemoryStorage::new();
+    for i in 0..10 {
+        let mut item = instance(i);
+        item.healthy = i < 4;
+        storage.save(&item).unwrap();
+    }
+    let model_0 = storage
+        .query(&QuerySpec::new().eq("model_name", "model-0"))
+        .unwrap();
+    assert_eq!(model_0.len(), 5);
+    assert!(model_0.iter().all(|i| i.model_name == "model-0"));
+    let spec = QuerySpec::new()
+        .eq("model_name", "model-0")
+        .eq("healthy", true);
+    assert_eq!(storage.query(&spec).unwrap().len(), 2);
+    assert_eq!(
+        storage
+            .query(&QuerySpec::new().eq("port", 8003_i64))
+            .unwrap()[0]
+            .port,
+        8003
+    );
+    assert!(
+        storage
+            .query(&QuerySpec::new().eq("no_such_field", 1_i64))
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn count_ignores_limit_and_offset() {
+    let storage = InMemoryStorage::new();
+    for i in 0..10 {
+        storage.save(&instance(i)).unwrap();
+    }
+    let spec = QuerySpec::new()
+        .eq("model_name", "model-1")
+        .limit(2)
+        .offset(1);
+    assert_eq!(storage.count(&spec).unwrap(), 5);
+    assert_eq!(storage.query(&spec).unwrap().len(), 2);
+}
+
+#[test]
+fn paginate_ten_items_page_two_of_three() {
+    let storage = InMemoryStorage::new();
+    for i in 0..10 {
+        storage.save(&instance(i)).unwrap();
+    }
+    let page = storage.paginate_query(2, 3, &QuerySpec::new()).unwrap();
+    assert_eq!(page.items.len(), 3);
+    assert_eq!(
+        (
+            page.total_count,
+            page.total_pages,
+            page.page,
+            page.page_size
+        ),
+        (10, 4, 2, 3)
+    );
+    let last = storage.paginate_query(4, 3, &QuerySpec::new()).unwrap();
+    assert_eq!(last.items.len(), 1);
+    assert!(matches!(
+        storage.paginate_query(0, 3, &QuerySpec::new()),
+        Err(StorageError::InvalidArgument(_))
+    ));
+}
+
+#[test]
+fn sweep_marks_only_checked_stale_healthy_instances() {
+    let storage = InMemoryStorage::new();
+    let start = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
+    let mut unchecked = instance(1);
+    unchecked.check_healthy = false;
+    storage.register(&instance(0), start).unwrap();
+    storage.register(&unchecked, start).unwrap();
+    storage
+        .register(&instance(2), start + chrono::Duration::seconds(50))
+        .unwrap();
+    let now = start + chrono::Duration::seconds(61);
+    assert_eq!(
+        storage.expire_stale(Duration::from_secs(60), now).unwrap(),
+        1
+    );
+    let healthy: Vec<u16> = storage
+        .instances(None, true)
+        .unwrap()
+        .iter()
+        .map(|i| i.port)
+        .collect();
+    assert_eq!(
+        healthy,
+        [8002, 8001],
+        "sorted by model, then host, then port"
+    );
+    // A second sweep finds nothing new: the count is of instances it changed.
+    assert_eq!(
+        storage.expire_stale(Duration::from_secs(60), now).unwrap(),
+        0
+    );
+    assert_eq!(
+        storage.remove_stale(Duration::from_secs(60), now).unwrap(),
+        1
+    );
+    assert_eq!(storage.count(&QuerySpec::new()).unwrap(), 2);
+}
+
+#[test]
+fn heartbeat_keeps_operator_fields_and_register_updates_weight() {
+    let storage = InMemoryStorage::new();
+    let now = Utc::now();
+    let mut first = instance(1);
+    first.enabled = false;
+    storage.register(&first, now).unwrap();
+    let mut beat = instance(1);
+    beat.weight = 9.0;
+    storage.heartbeat(&beat, now).unwrap();
+    let stored = storage.instances(None, false).unwrap().remove(0);
+    assert!(!stored.enabled && stored.healthy);
+    assert_eq!(stored.weight, 1.0);
+    storage.register(&beat, now).unwrap();
+    assert_eq!(storage.instances(None, false).unwrap()[0].weight, 9.0);
+}

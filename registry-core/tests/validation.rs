@@ -1,0 +1,137 @@
+//! Every way an instance can be invalid is a typed error that names the field.
+
+use registry_core::{
+    InMemoryStorage, ModelInstance, ModelInstanceIdentifier, ModelRegistry, RegistryError,
+    StorageModelRegistry, ValidationError,
+};
+use std::sync::Arc;
+
+fn field_of(result: Result<ModelInstanceIdentifier, ValidationError>) -> &'static str {
+    result.expect_err("should be rejected").field()
+}
+
+#[test]
+fn identifier_rejects_each_bad_part_by_name() {
+    assert_eq!(
+        field_of(ModelInstanceIdentifier::new("", "h", 1)),
+        "model_name"
+    );
+    assert_eq!(
+        field_of(ModelInstanceIdentifier::new("   ", "h", 1)),
+        "model_name"
+    );
+    assert_eq!(field_of(ModelInstanceIdentifier::new("m", "\t", 1)), "host");
+    assert_eq!(field_of(ModelInstanceIdentifier::new("m", "h", 0)), "port");
+    assert_eq!(
+        field_of(ModelInstanceIdentifier::new("m", "h", 65_536)),
+        "port"
+    );
+    assert_eq!(field_of(ModelInstanceIdentifier::new("m", "h", -1)), "port");
+    assert_eq!(
+        field_of(ModelInstanceIdentifier::new("a___$$$$___b", "h", 1)),
+        "model_name"
+    );
+    assert_eq!(
+        field_of(ModelInstanceIdentifier::new("m", "h___$$$$___", 1)),
+        "host"
+    );
+    assert_eq!(
+        field_of(ModelInstanceIdentifier::new(&"x".repeat(129), "h", 1)),
+        "model_name"
+    );
+    assert_eq!(
+        field_of(ModelInstanceIdentifier::new("m", &"é".repeat(129), 1)),
+        "host"
+    );
+}
+
+#[test]
+fn identifier_accepts_limits_and_trims() {
+    let id = ModelInstanceIdentifier::new(&" é".repeat(64), " 10.0.0.1\n", 65_535).unwrap();
+    assert_eq!(id.model_name().chars().count(), 127);
+    assert_eq!(id.host(), "10.0.0.1");
+    assert_eq!(id.port(), 65_535);
+    assert!(ModelInstanceIdentifier::new(&"x".repeat(128), "h", 1).is_ok());
+}
+
+#[test]
+fn validation_errors_have_readable_messages() {
+    let error = ModelInstanceIdentifier::new("m", "h", 70_000).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "port must be between 1 and 65535, got 70000"
+    );
+    assert_eq!(
+        ValidationError::TooLong {
+            field: "host",
+            chars: 130,
+            max: 128
+        }
+        .to_string(),
+        "host is 130 characters long; at most 128 are allowed"
+    );
+}
+
+#[test]
+fn instance_checks_weight_and_prompt_template() {
+    let mut instance = ModelInstance::new("m", "h", 1);
+    instance.weight = f64::NAN;
+    assert_eq!(instance.validate().unwrap_err().field(), "weight");
+    instance.weight = 1.0;
+    instance.prompt_template = Some("t".repeat(129));
+    assert_eq!(instance.validate().unwrap_err().field(), "prompt_template");
+}
+
+#[tokio::test]
+async fn registry_rejects_invalid_instances_and_stores_nothing() {
+    let storage = Arc::new(InMemoryStorage::new());
+    let registry = StorageModelRegistry::new(Arc::clone(&storage));
+    let bad = [
+        ModelInstance::new("", "h", 1),
+        ModelInstance::new("m", " ", 1),
+        ModelInstance::new("m", "h", 0),
+        ModelInstance::new("m___$$$$___", "h", 1),
+        ModelInstance::new("x".repeat(200), "h", 1),
+    ];
+    for instance in &bad {
+        for result in [
+            registry.register_instance(instance).await,
+            registry.send_heartbeat(instance).await,
+            registry.deregister_instance(instance).await,
+        ] {
+            assert!(
+                matches!(result, Err(RegistryError::Invalid(_))),
+                "{instance:?}"
+            );
+        }
+    }
+    assert!(
+        registry
+            .get_all_model_instances(false)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn registry_trims_model_name_and_host() {
+    let registry = StorageModelRegistry::new(Arc::new(InMemoryStorage::new()));
+    registry
+        .register_instance(&ModelInstance::new("  glm@llm ", " 10.0.0.1 ", 80))
+        .await
+        .unwrap();
+    registry
+        .send_heartbeat(&ModelInstance::new("glm@llm", "10.0.0.1", 80))
+        .await
+        .unwrap();
+    let all = registry
+        .get_all_instances(" glm@llm ", false)
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(
+        (all[0].model_name.as_str(), all[0].host.as_str()),
+        ("glm@llm", "10.0.0.1")
+    );
+}

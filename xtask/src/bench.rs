@@ -1,0 +1,57 @@
+//! `cargo xtask bench`: every crate's figures, each beside DB-GPT's figure for the same work,
+//! measured in the same run.
+
+use std::process::Command;
+
+use anyhow::Result;
+
+use crate::backends::{self, Requirement};
+use crate::{cmd, peer};
+
+pub(crate) fn run(with_peer: bool) -> Result<()> {
+    let python = if with_peer {
+        Some(peer::python()?)
+    } else {
+        None
+    };
+    let reference = |script: &str, args: &[&str]| -> Result<()> {
+        if let Some(python) = &python {
+            let mut command = Command::new(python);
+            command.arg(format!("xtask/peer/{script}")).args(args);
+            println!("reference (DB-GPT 0.8.2, same machine, same run):");
+            cmd::run(command)?;
+        }
+        Ok(())
+    };
+
+    section("registry-core: registry API, in-memory storage");
+    cmd::cargo(&["bench", "--package", "registry-core", "--bench", "registry"])?;
+    reference("embedded_registry_bench.py", &[])?;
+
+    section("registry-diesel: registry API over SQL");
+    let plan = backends::plan(Requirement::Reachable)?;
+    let features = plan.cargo_features();
+    let mut args = vec!["bench", "--package", "registry-diesel"];
+    if !features.is_empty() {
+        args.extend(["--features", features.as_str()]);
+    }
+    cmd::cargo_with_env(&args, &plan.env())?;
+    reference("storage_registry_bench.py", &["100", "5"])?;
+    reference("storage_registry_bench.py", &["10000", "1"])?;
+
+    section("span-storage: container into a JSONL file");
+    cmd::cargo(&["bench", "--package", "span-storage", "--bench", "container"])?;
+    reference("span_container_bench.py", &["100000"])?;
+
+    section("registry-server: heartbeats over HTTP");
+    let mut args = vec!["bench", "--package", "registry-server", "--bench", "http"];
+    if !features.is_empty() {
+        args.extend(["--features", features.as_str()]);
+    }
+    cmd::cargo(&args)?;
+    Ok(())
+}
+
+fn section(title: &str) {
+    println!("\n=== {title} ===");
+}
