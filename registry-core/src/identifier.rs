@@ -1,8 +1,11 @@
 //! The identity of a model instance, `(model_name, host, port)`, and its validation.
 
 use std::fmt;
+use std::hash::{Hash, Hasher};
 
 use thiserror::Error;
+
+use crate::compact_text::{CompactText, hash_text};
 
 /// Joins the three key parts of an identifier into its string form, as DB-GPT does.
 pub const IDENTIFIER_SEPARATOR: &str = "___$$$$___";
@@ -86,10 +89,11 @@ impl ValidationError {
 /// assert_eq!(id.str_identifier(), "glm-4@llm___$$$$___10.0.0.1___$$$$___8001");
 /// assert_eq!(ModelInstanceIdentifier::new("m", "h", 0).unwrap_err().field(), "port");
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+// Field order gives the ordering: by model name, then host, then port.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ModelInstanceIdentifier {
-    model_name: String,
-    host: String,
+    model_name: CompactText,
+    host: CompactText,
     port: u16,
 }
 
@@ -97,20 +101,34 @@ impl ModelInstanceIdentifier {
     /// Validates and builds an identifier. `model_name` and `host` are trimmed first.
     pub fn new(model_name: &str, host: &str, port: i64) -> Result<Self, ValidationError> {
         Ok(Self {
-            model_name: validate_key_part("model_name", model_name)?.to_owned(),
-            host: validate_key_part("host", host)?.to_owned(),
+            model_name: CompactText::new(validate_key_part("model_name", model_name)?),
+            host: CompactText::new(validate_key_part("host", host)?),
             port: validate_port(port)?,
         })
     }
 
+    /// Builds an identifier from parts already validated, as those of a normalized instance.
+    pub(crate) fn from_valid_parts(model_name: &str, host: &str, port: u16) -> Self {
+        Self {
+            model_name: CompactText::new(model_name),
+            host: CompactText::new(host),
+            port,
+        }
+    }
+
+    /// The key parts as bytes, for comparing with a borrowed key without decoding.
+    pub(crate) fn key_bytes(&self) -> (&[u8], &[u8], u16) {
+        (self.model_name.as_bytes(), self.host.as_bytes(), self.port)
+    }
+
     /// The model's worker key, such as `glm-4-9b-chat@llm`.
     pub fn model_name(&self) -> &str {
-        &self.model_name
+        self.model_name.as_str()
     }
 
     /// The address the instance is reachable on.
     pub fn host(&self) -> &str {
-        &self.host
+        self.host.as_str()
     }
 
     /// The instance's port.
@@ -122,6 +140,25 @@ impl ModelInstanceIdentifier {
     pub fn str_identifier(&self) -> String {
         self.to_string()
     }
+}
+
+/// Hashes the key parts exactly as [`InstanceKey`](crate::InstanceKey) does, so a borrowed key
+/// finds a stored identifier.
+impl Hash for ModelInstanceIdentifier {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        hash_key(
+            self.model_name.as_bytes(),
+            self.host.as_bytes(),
+            self.port,
+            state,
+        );
+    }
+}
+
+pub(crate) fn hash_key<H: Hasher>(model_name: &[u8], host: &[u8], port: u16, state: &mut H) {
+    hash_text(model_name, state);
+    hash_text(host, state);
+    state.write_u16(port);
 }
 
 impl fmt::Display for ModelInstanceIdentifier {

@@ -127,7 +127,7 @@ fn trim_in_place(value: &mut String) {
 }
 
 /// A borrowed `(model_name, host, port)`: looks an instance up without allocating.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InstanceKey<'a> {
     /// The worker key.
     pub model_name: &'a str,
@@ -151,5 +151,16 @@ impl<'a> From<&'a ModelInstanceIdentifier> for InstanceKey<'a> {
             host: id.host(),
             port: id.port(),
         }
+    }
+}
+
+impl std::hash::Hash for InstanceKey<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        crate::identifier::hash_key(
+            self.model_name.as_bytes(),
+            self.host.as_bytes(),
+            self.port,
+            state,
+        );
     }
 }

@@ -22,6 +22,7 @@
 //! ([`ValidationError`], [`StorageError`], [`RegistryError`]); nothing here panics on input.
 
 mod clock;
+mod compact_text;
 mod identifier;
 mod instance;
 mod registry;
@@ -43,3 +44,8 @@ pub use storage::{
     StorageError, StorageItem,
 };
 pub use timestamp::parse_timestamp;
+
+/// The README's example, compiled and run as a doc test so that it stays true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

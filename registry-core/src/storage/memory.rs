@@ -135,7 +135,10 @@ where
 
 impl Equivalent<ModelInstanceIdentifier> for InstanceKey<'_> {
     fn equivalent(&self, key: &ModelInstanceIdentifier) -> bool {
-        self.port == key.port() && self.host == key.host() && self.model_name == key.model_name()
+        let (model_name, host, port) = key.key_bytes();
+        self.port == port
+            && self.host.as_bytes() == host
+            && self.model_name.as_bytes() == model_name
     }
 }
 
@@ -157,7 +160,8 @@ impl InstanceStorage for InMemoryStorage<ModelInstance> {
             stored.last_heartbeat = Some(now);
             return Ok(());
         }
-        insert_new(&mut items, instance, now)
+        insert_new(&mut items, instance, now);
+        Ok(())
     }
 
     fn heartbeat(&self, instance: &ModelInstance, now: DateTime<Utc>) -> Result<(), StorageError> {
@@ -167,7 +171,8 @@ impl InstanceStorage for InMemoryStorage<ModelInstance> {
             stored.last_heartbeat = Some(now);
             return Ok(());
         }
-        insert_new(&mut items, instance, now)
+        insert_new(&mut items, instance, now);
+        Ok(())
     }
 
     fn deregister(&self, id: &ModelInstanceIdentifier, remove: bool) -> Result<(), StorageError> {
@@ -221,12 +226,15 @@ fn insert_new(
     items: &mut HashMap<ModelInstanceIdentifier, ModelInstance>,
     instance: &ModelInstance,
     now: DateTime<Utc>,
-) -> Result<(), StorageError> {
-    let id = instance.identifier()?;
+) {
+    let id = ModelInstanceIdentifier::from_valid_parts(
+        &instance.model_name,
+        &instance.host,
+        instance.port,
+    );
     let mut stored = instance.clone();
     stored.healthy = true;
     stored.last_heartbeat = Some(now);
     stored.remove_from_registry = false;
     items.insert(id, stored);
-    Ok(())
 }
