@@ -54,7 +54,7 @@ pub enum ValidationError {
         value: i64,
     },
     /// A number is not finite or not in its allowed range.
-    #[error("{field} must be a finite number")]
+    #[error("{field} must be a finite number, and a weight must not be negative")]
     NotFinite {
         /// The field's name on the wire.
         field: &'static str,

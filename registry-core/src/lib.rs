@@ -40,8 +40,8 @@ pub use registry::{
     StorageModelRegistry, SweepOutcome, pick_weighted,
 };
 pub use storage::{
-    FieldValue, InMemoryStorage, InstanceStorage, Page, QuerySpec, ResourceIdentifier, Storage,
-    StorageError, StorageItem,
+    FieldValue, InMemoryStorage, InstanceSettings, InstanceStorage, Page, QuerySpec,
+    ResourceIdentifier, Storage, StorageError, StorageItem,
 };
 pub use timestamp::parse_timestamp;
 

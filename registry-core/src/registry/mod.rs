@@ -13,9 +13,9 @@ pub use storage_registry::{RegistryStats, StorageModelRegistry, SweepOutcome};
 use async_trait::async_trait;
 use thiserror::Error;
 
-use crate::identifier::ValidationError;
+use crate::identifier::{ModelInstanceIdentifier, ValidationError};
 use crate::instance::ModelInstance;
-use crate::storage::StorageError;
+use crate::storage::{InstanceSettings, StorageError};
 
 /// Why a registry call failed.
 #[derive(Debug, Error)]
@@ -84,4 +84,15 @@ pub trait ModelRegistry: Send + Sync {
         model_name: &str,
         healthy_only: bool,
     ) -> Result<Vec<ModelInstance>, RegistryError>;
+
+    /// Applies an operator's change (enable or disable, weight) to one instance; returns
+    /// whether it exists. Registries that cannot do this answer an error.
+    async fn update_instance_settings(
+        &self,
+        id: &ModelInstanceIdentifier,
+        settings: InstanceSettings,
+    ) -> Result<bool, RegistryError> {
+        let _ = (id, settings);
+        Err(StorageError::Unsupported("update_instance_settings").into())
+    }
 }

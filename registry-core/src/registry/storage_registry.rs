@@ -9,8 +9,9 @@ use async_trait::async_trait;
 use super::selection::pick_weighted;
 use super::{ModelRegistry, RegistryConfig, RegistryError};
 use crate::clock::{Clock, SystemClock};
+use crate::identifier::ModelInstanceIdentifier;
 use crate::instance::ModelInstance;
-use crate::storage::{InstanceStorage, StorageError};
+use crate::storage::{InstanceSettings, InstanceStorage, StorageError};
 
 /// DB-GPT's `StorageModelRegistry`: the registry's rules over a storage.
 ///
@@ -271,6 +272,17 @@ impl<S: InstanceStorage + 'static> ModelRegistry for StorageModelRegistry<S> {
     ) -> Result<Option<ModelInstance>, RegistryError> {
         let instances = self.get_all_instances(model_name, true).await?;
         Ok(self.pick(&instances))
+    }
+
+    async fn update_instance_settings(
+        &self,
+        id: &ModelInstanceIdentifier,
+        settings: InstanceSettings,
+    ) -> Result<bool, RegistryError> {
+        settings.validate()?;
+        let id = id.clone();
+        self.call(move |storage| storage.apply_settings(&id, &settings))
+            .await
     }
 
     fn sync_get_all_instances(

@@ -29,6 +29,9 @@ pub enum StorageError {
     /// The backend rejected the data (a constraint or a type).
     #[error("storage rejected the data: {0}")]
     Data(String),
+    /// The storage does not implement this operation.
+    #[error("this storage does not support {0}")]
+    Unsupported(&'static str),
     /// Any other backend failure.
     #[error("storage failure: {0}")]
     Backend(String),

@@ -6,7 +6,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use hashbrown::{Equivalent, HashMap};
 
-use super::{InstanceStorage, QuerySpec, ResourceIdentifier, Storage, StorageError, StorageItem};
+use super::{
+    InstanceSettings, InstanceStorage, QuerySpec, ResourceIdentifier, Storage, StorageError,
+    StorageItem,
+};
 use crate::identifier::ModelInstanceIdentifier;
 use crate::instance::{InstanceKey, ModelInstance};
 
@@ -203,6 +206,25 @@ impl InstanceStorage for InMemoryStorage<ModelInstance> {
         let before = items.len();
         items.retain(|_, instance| !is_stale(instance, cutoff));
         Ok((before - items.len()) as u64)
+    }
+
+    fn apply_settings(
+        &self,
+        id: &ModelInstanceIdentifier,
+        settings: &InstanceSettings,
+    ) -> Result<bool, StorageError> {
+        settings.validate()?;
+        let mut items = self.write();
+        let Some(stored) = items.get_mut(id) else {
+            return Ok(false);
+        };
+        if let Some(enabled) = settings.enabled {
+            stored.enabled = enabled;
+        }
+        if let Some(weight) = settings.weight {
+            stored.weight = weight;
+        }
+        Ok(true)
     }
 
     fn instances(

@@ -129,6 +129,21 @@ pub trait InstanceStorage: Storage<ModelInstance> {
     /// `now - timeout`. Returns how many it deleted.
     fn remove_stale(&self, timeout: Duration, now: DateTime<Utc>) -> Result<u64, StorageError>;
 
+    /// Applies an operator's change (enable or disable, set the weight) to one instance,
+    /// touching only those fields, so a concurrent heartbeat is never overwritten. Returns
+    /// whether the instance exists.
+    ///
+    /// The default answers [`StorageError::Unsupported`]; every storage in this workspace
+    /// implements it as one atomic operation.
+    fn apply_settings(
+        &self,
+        id: &ModelInstanceIdentifier,
+        settings: &InstanceSettings,
+    ) -> Result<bool, StorageError> {
+        let _ = (id, settings);
+        Err(StorageError::Unsupported("apply_settings"))
+    }
+
     /// The instances of one model (or of every model), optionally only the healthy ones.
     fn instances(
         &self,
@@ -143,6 +158,45 @@ pub trait InstanceStorage: Storage<ModelInstance> {
             spec = spec.eq("healthy", true);
         }
         self.query(&spec)
+    }
+}
+
+/// An operator's change to an instance: each `Some` field is set, each `None` left alone.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[non_exhaustive]
+pub struct InstanceSettings {
+    /// Enables (`true`) or disables (`false`) the instance for selection.
+    pub enabled: Option<bool>,
+    /// The instance's new share of traffic.
+    pub weight: Option<f64>,
+}
+
+impl InstanceSettings {
+    /// A change that sets nothing.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets `enabled`.
+    pub fn enabled(mut self, enabled: bool) -> Self {
+        self.enabled = Some(enabled);
+        self
+    }
+
+    /// Sets `weight`.
+    pub fn weight(mut self, weight: f64) -> Self {
+        self.weight = Some(weight);
+        self
+    }
+
+    /// Checks the values: a weight must be finite and not negative.
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        match self.weight {
+            Some(weight) if !weight.is_finite() || weight < 0.0 => {
+                Err(ValidationError::NotFinite { field: "weight" })
+            }
+            _ => Ok(()),
+        }
     }
 }
 
