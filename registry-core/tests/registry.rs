@@ -359,20 +359,48 @@ impl NowForTest for ManualClock {
 async fn operator_settings_change_only_their_fields() {
     use registry_core::{InstanceSettings, ModelInstanceIdentifier};
     let f = fixture();
-    f.registry.register_instance(&instance("m", 8000)).await.unwrap();
+    f.registry
+        .register_instance(&instance("m", 8000))
+        .await
+        .unwrap();
     let id = ModelInstanceIdentifier::new("m", "127.0.0.1", 8000).unwrap();
     let disable = InstanceSettings::new().enabled(false).weight(4.0);
-    assert!(f.registry.update_instance_settings(&id, disable).await.unwrap());
+    assert!(
+        f.registry
+            .update_instance_settings(&id, disable)
+            .await
+            .unwrap()
+    );
     f.clock.advance(chrono::Duration::seconds(5));
-    f.registry.send_heartbeat(&instance("m", 8000)).await.unwrap();
-    let stored = f.registry.get_all_instances("m", false).await.unwrap().remove(0);
+    f.registry
+        .send_heartbeat(&instance("m", 8000))
+        .await
+        .unwrap();
+    let stored = f
+        .registry
+        .get_all_instances("m", false)
+        .await
+        .unwrap()
+        .remove(0);
     assert!(!stored.enabled && stored.healthy);
     assert_eq!(stored.weight, 4.0);
-    assert_eq!(f.registry.select_one_health_instance("m").await.unwrap(), None);
+    assert_eq!(
+        f.registry.select_one_health_instance("m").await.unwrap(),
+        None
+    );
 
     let missing = ModelInstanceIdentifier::new("m", "127.0.0.1", 1).unwrap();
-    assert!(!f.registry.update_instance_settings(&missing, disable).await.unwrap());
+    assert!(
+        !f.registry
+            .update_instance_settings(&missing, disable)
+            .await
+            .unwrap()
+    );
     let negative = InstanceSettings::new().weight(-1.0);
-    let error = f.registry.update_instance_settings(&id, negative).await.unwrap_err();
+    let error = f
+        .registry
+        .update_instance_settings(&id, negative)
+        .await
+        .unwrap_err();
     assert!(matches!(error, registry_core::RegistryError::Invalid(e) if e.field() == "weight"));
 }

@@ -1,10 +1,12 @@
 //! The model registry: DB-GPT's `ModelRegistry` interface and a registry over any storage.
 
+mod change_feed;
 mod checker;
 mod config;
 mod selection;
 mod storage_registry;
 
+pub use change_feed::{ChangeFeed, FeedSnapshot};
 pub use checker::CheckerHandle;
 pub use config::RegistryConfig;
 pub use selection::pick_weighted;

@@ -1,0 +1,128 @@
+//! A change feed over the registry: an index that moves whenever the set of instances, or the
+//! health, enablement or weight of one, changes; and a long poll that waits for it to move.
+//!
+//! The feed reads the registry rather than hooking into writes, so it also sees what other
+//! registry servers sharing one database did, and what the heartbeat checker expired. Writes
+//! through this server call [`ChangeFeed::nudge`], which re-reads at once, so local changes are
+//! seen without waiting for the next poll. A heartbeat that only refreshes `last_heartbeat` is
+//! not a change: otherwise every watcher would wake for every heartbeat.
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+use super::ModelRegistry;
+use crate::instance::ModelInstance;
+
+/// One state of the registry as the feed saw it.
+#[derive(Debug, Clone)]
+pub struct FeedSnapshot {
+    /// Moves forward by one with every change; starts at 1.
+    pub index: u64,
+    /// Every instance, sorted by model name, host and port.
+    pub instances: Arc<Vec<ModelInstance>>,
+    digest: u64,
+}
+
+/// A running change feed. Dropping it stops its background task.
+#[derive(Debug)]
+pub struct ChangeFeed {
+    state: watch::Receiver<FeedSnapshot>,
+    nudge: Arc<Notify>,
+    task: JoinHandle<()>,
+}
+
+impl ChangeFeed {
+    /// Starts the feed on the current tokio runtime, reading `registry` every `poll_interval`
+    /// and whenever it is nudged.
+    pub fn start(registry: Arc<dyn ModelRegistry>, poll_interval: Duration) -> Self {
+        let initial = FeedSnapshot {
+            index: 1,
+            instances: Arc::new(Vec::new()),
+            digest: digest(&[]),
+        };
+        let (sender, state) = watch::channel(initial);
+        let nudge = Arc::new(Notify::new());
+        let task = tokio::spawn(poll(registry, poll_interval, sender, Arc::clone(&nudge)));
+        Self { state, nudge, task }
+    }
+
+    /// Asks the feed to re-read the registry now (after a write through this server).
+    pub fn nudge(&self) {
+        self.nudge.notify_one();
+    }
+
+    /// The latest snapshot.
+    pub fn current(&self) -> FeedSnapshot {
+        self.state.borrow().clone()
+    }
+
+    /// Answers at once if the index differs from `since` (a change the caller has not seen, or
+    /// an index from before a restart); otherwise waits up to `timeout` for the next change, and
+    /// then answers the snapshot of that moment, as a blocking query does.
+    pub async fn wait(&self, since: u64, timeout: Duration) -> FeedSnapshot {
+        let mut state = self.state.clone();
+        let changed = state.wait_for(|snapshot| snapshot.index != since);
+        match tokio::time::timeout(timeout, changed).await {
+            Ok(Ok(snapshot)) => snapshot.clone(),
+            // Timed out, or the feed stopped: answer the current state.
+            Ok(Err(_)) | Err(_) => self.current(),
+        }
+    }
+}
+
+impl Drop for ChangeFeed {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn poll(
+    registry: Arc<dyn ModelRegistry>,
+    interval: Duration,
+    sender: watch::Sender<FeedSnapshot>,
+    nudge: Arc<Notify>,
+) {
+    loop {
+        match registry.get_all_model_instances(false).await {
+            Ok(mut instances) => {
+                instances.sort_by(|a, b| a.key().cmp_key(&b.key()));
+                let digest = digest(&instances);
+                sender.send_if_modified(|snapshot| {
+                    if snapshot.digest == digest {
+                        return false;
+                    }
+                    *snapshot = FeedSnapshot {
+                        index: snapshot.index + 1,
+                        instances: Arc::new(instances),
+                        digest,
+                    };
+                    true
+                });
+            }
+            Err(error) => tracing::warn!(%error, "change feed could not read the registry"),
+        }
+        tokio::select! {
+            () = nudge.notified() => {}
+            () = tokio::time::sleep(interval) => {}
+        }
+    }
+}
+
+/// A fingerprint of what watchers care about: which instances exist, and their health,
+/// enablement, weight and settings; not `last_heartbeat`.
+fn digest(instances: &[ModelInstance]) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    instances.len().hash(&mut hasher);
+    for instance in instances {
+        instance.key().hash(&mut hasher);
+        instance.weight.to_bits().hash(&mut hasher);
+        (instance.check_healthy, instance.healthy, instance.enabled).hash(&mut hasher);
+        instance.prompt_template.hash(&mut hasher);
+    }
+    hasher.finish()
+}
