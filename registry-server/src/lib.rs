@@ -1,1 +1,140 @@
-//! registry-server (placeholder; filled by its own issue).
+//! An HTTP model registry server: a drop-in replacement for DB-GPT's model controller.
+//!
+//! It serves DB-GPT's five controller routes with their exact paths, inputs and answers, plus
+//! `GET /v1/models` (OpenAI's list format) and `GET /metrics` (Prometheus text). The registry's
+//! rules live in `registry-core`; this crate only wires them to HTTP, storage and span storage,
+//! owns the wire format and reads the configuration.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use registry_server::{AppState, AnyStorage, app};
+//! use registry_core::StorageModelRegistry;
+//!
+//! let registry = Arc::new(StorageModelRegistry::new(Arc::new(AnyStorage::memory())));
+//! let router: axum::Router = app(AppState::new(registry));
+//! # drop(router);
+//! ```
+
+mod auth;
+pub mod config;
+mod error;
+mod metrics;
+mod middleware;
+mod routes;
+pub mod server;
+mod shutdown;
+mod spans;
+mod storage;
+mod wire;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use registry_core::StorageModelRegistry;
+
+pub use auth::Auth;
+pub use error::AppError;
+pub use metrics::Metrics;
+pub use spans::{
+    DEREGISTER_OPERATION, REGISTER_OPERATION, REQUEST_OPERATION, TRACE_HEADER, Tracer,
+};
+pub use storage::AnyStorage;
+
+/// The registry the server serves, over whichever storage was configured.
+pub type Registry = StorageModelRegistry<AnyStorage>;
+
+/// The default limit on request bodies, in bytes. A worker's register body is about 250 bytes.
+pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
+
+/// Everything a request handler needs; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    registry: Arc<Registry>,
+    metrics: Metrics,
+    auth: Auth,
+    tracer: Tracer,
+    body_limit: usize,
+}
+
+impl AppState {
+    /// State over `registry`, with no token, no tracing and the default body limit.
+    pub fn new(registry: Arc<Registry>) -> Self {
+        Self::with_options(
+            registry,
+            Auth::open(),
+            Tracer::disabled(),
+            DEFAULT_BODY_LIMIT,
+        )
+    }
+
+    /// State with every option given.
+    pub fn with_options(
+        registry: Arc<Registry>,
+        auth: Auth,
+        tracer: Tracer,
+        body_limit: usize,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                registry,
+                metrics: Metrics::default(),
+                auth,
+                tracer,
+                body_limit,
+            }),
+        }
+    }
+
+    /// The registry.
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.inner.registry
+    }
+
+    /// The span tracer.
+    pub fn tracer(&self) -> &Tracer {
+        &self.inner.tracer
+    }
+
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    pub(crate) fn auth(&self) -> &Auth {
+        &self.inner.auth
+    }
+
+    pub(crate) fn body_limit(&self) -> usize {
+        self.inner.body_limit
+    }
+}
+
+/// The server's routes over `state`, without a socket: tests drive it with
+/// `tower::ServiceExt::oneshot`, the binary serves it with `axum::serve`.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/api/health", get(routes::health))
+        .route(
+            "/api/controller/models",
+            post(routes::register)
+                .delete(routes::deregister)
+                .get(routes::list),
+        )
+        .route("/api/controller/heartbeat", post(routes::heartbeat))
+        .route("/v1/models", get(routes::openai_models))
+        .route("/metrics", get(routes::metrics))
+        .fallback(routes::not_found)
+        .method_not_allowed_fallback(routes::method_not_allowed)
+        .layer(DefaultBodyLimit::max(state.body_limit()))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::observe,
+        ))
+        .with_state(state)
+}

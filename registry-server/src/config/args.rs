@@ -1,0 +1,115 @@
+//! The settings as flags, environment variables and TOML keys: every one optional, so that the
+//! layers can be merged (flags > environment > file > defaults).
+//!
+//! Environment variables (each setting's flag, upper-cased, with the prefix `REGISTRY_`):
+//! `REGISTRY_CONFIG`, `REGISTRY_LISTEN`, `REGISTRY_HEARTBEAT_INTERVAL`,
+//! `REGISTRY_HEARTBEAT_TIMEOUT`, `REGISTRY_REMOVAL_TIMEOUT`, `REGISTRY_STORAGE_URL`,
+//! `REGISTRY_POOL_SIZE`, `REGISTRY_POOL_TIMEOUT`, `REGISTRY_SPAN_FILE`,
+//! `REGISTRY_SPAN_BATCH_SIZE`, `REGISTRY_SPAN_FLUSH_INTERVAL`, `REGISTRY_SPAN_QUEUE_CAPACITY`,
+//! `REGISTRY_TOKEN`, `REGISTRY_AUTH_READS`, `REGISTRY_MAX_BODY_BYTES`, `REGISTRY_LOG_LEVEL`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use serde::Deserialize;
+
+use super::duration::{self, parse_duration, parse_optional_duration};
+
+/// Every setting, each optional. The same type reads the TOML file, whose keys are the flags'
+/// names with `_` for `-` (`heartbeat_interval = "20s"`).
+#[derive(Debug, Clone, Default, Args, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsArgs {
+    /// TOML file to read settings from; flags and environment variables override it.
+    #[arg(long, env = "REGISTRY_CONFIG", global = true, value_name = "FILE")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+
+    /// Address and port to listen on [default: 0.0.0.0:8000]
+    #[arg(long, env = "REGISTRY_LISTEN", global = true, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+
+    /// How often the heartbeat checker sweeps (e.g. 20s, 500ms) [default: 20s]
+    #[arg(long, env = "REGISTRY_HEARTBEAT_INTERVAL", global = true, value_name = "DURATION", value_parser = parse_duration)]
+    #[serde(default, deserialize_with = "duration::deserialize")]
+    pub heartbeat_interval: Option<Duration>,
+
+    /// Time without a heartbeat before an instance is marked unhealthy [default: 60s]
+    #[arg(long, env = "REGISTRY_HEARTBEAT_TIMEOUT", global = true, value_name = "DURATION", value_parser = parse_duration)]
+    #[serde(default, deserialize_with = "duration::deserialize")]
+    pub heartbeat_timeout: Option<Duration>,
+
+    /// Time without a heartbeat before an instance is deleted; off never deletes [default: off]
+    #[arg(long, env = "REGISTRY_REMOVAL_TIMEOUT", global = true, value_name = "DURATION", value_parser = parse_optional_duration)]
+    #[serde(default, deserialize_with = "duration::deserialize")]
+    pub removal_timeout: Option<Duration>,
+
+    /// Storage: memory, sqlite://PATH, postgres://… or mysql://… [default: sqlite://./data/registry.db]
+    #[arg(long, env = "REGISTRY_STORAGE_URL", global = true, value_name = "URL")]
+    pub storage_url: Option<String>,
+
+    /// Connections in the database pool [default: 8]
+    #[arg(long, env = "REGISTRY_POOL_SIZE", global = true, value_name = "N")]
+    pub pool_size: Option<u32>,
+
+    /// How long a request waits for a database connection before answering 503 [default: 3s]
+    #[arg(long, env = "REGISTRY_POOL_TIMEOUT", global = true, value_name = "DURATION", value_parser = parse_duration)]
+    #[serde(default, deserialize_with = "duration::deserialize")]
+    pub pool_timeout: Option<Duration>,
+
+    /// JSON-lines file spans are written to; off disables tracing [default: ./data/registry_tracer.jsonl]
+    #[arg(long, env = "REGISTRY_SPAN_FILE", global = true, value_name = "PATH")]
+    pub span_file: Option<String>,
+
+    /// Spans written together in one batch [default: 10]
+    #[arg(
+        long,
+        env = "REGISTRY_SPAN_BATCH_SIZE",
+        global = true,
+        value_name = "N"
+    )]
+    pub span_batch_size: Option<usize>,
+
+    /// Longest time a span waits in the queue before it is written [default: 10s]
+    #[arg(long, env = "REGISTRY_SPAN_FLUSH_INTERVAL", global = true, value_name = "DURATION", value_parser = parse_duration)]
+    #[serde(default, deserialize_with = "duration::deserialize")]
+    pub span_flush_interval: Option<Duration>,
+
+    /// Spans the queue holds before new ones are dropped (and counted) [default: 10000]
+    #[arg(
+        long,
+        env = "REGISTRY_SPAN_QUEUE_CAPACITY",
+        global = true,
+        value_name = "N"
+    )]
+    pub span_queue_capacity: Option<usize>,
+
+    /// Bearer token required on write routes; none leaves them open [default: none]
+    #[arg(
+        long,
+        env = "REGISTRY_TOKEN",
+        global = true,
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
+
+    /// Require the token on read routes too (health stays open) [default: false]
+    #[arg(long, env = "REGISTRY_AUTH_READS", global = true, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub auth_reads: Option<bool>,
+
+    /// Largest request body accepted, in bytes; larger ones get 413 [default: 65536]
+    #[arg(
+        long,
+        env = "REGISTRY_MAX_BODY_BYTES",
+        global = true,
+        value_name = "BYTES"
+    )]
+    pub max_body_bytes: Option<usize>,
+
+    /// Log level: error, warn, info, debug, trace or off [default: info]
+    #[arg(long, env = "REGISTRY_LOG_LEVEL", global = true, value_name = "LEVEL")]
+    pub log_level: Option<String>,
+}

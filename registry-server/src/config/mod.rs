@@ -1,0 +1,310 @@
+//! Configuration: command-line flags, then `REGISTRY_*` environment variables, then an
+//! optional TOML file (`--config`), then defaults; the first that sets a value wins.
+//!
+//! See [`args`] for the list of environment variables.
+
+pub mod args;
+mod duration;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use thiserror::Error;
+
+pub use args::SettingsArgs;
+use duration::format_duration;
+
+/// The command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "registry-server",
+    version,
+    about = "A model registry server compatible with DB-GPT's model controller."
+)]
+pub struct Cli {
+    /// What to do; `serve` when absent.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// The settings.
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+}
+
+/// The subcommands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+pub enum Command {
+    /// Serve the registry over HTTP (the default).
+    Serve,
+    /// Apply the storage's database migrations and exit.
+    Migrate,
+    /// Print the effective configuration, secrets masked, and exit.
+    CheckConfig,
+}
+
+/// Why the configuration could not be read.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read the configuration file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has unknown keys or wrong types.
+    #[error("invalid configuration file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A setting has a value it cannot take.
+    #[error("invalid setting {setting}: {message}")]
+    Invalid {
+        /// The setting's name.
+        setting: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// The effective configuration, every setting resolved.
+#[derive(Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Settings {
+    /// Address and port to listen on.
+    pub listen: SocketAddr,
+    /// How often the heartbeat checker sweeps.
+    pub heartbeat_interval: Duration,
+    /// Time without a heartbeat before an instance is marked unhealthy.
+    pub heartbeat_timeout: Duration,
+    /// Time without a heartbeat before an instance is deleted; `None` never deletes.
+    pub removal_timeout: Option<Duration>,
+    /// `memory` or a database URL.
+    pub storage_url: String,
+    /// Connections in the database pool.
+    pub pool_size: u32,
+    /// How long a request waits for a database connection.
+    pub pool_timeout: Duration,
+    /// Where spans are written; `None` disables tracing.
+    pub span_file: Option<PathBuf>,
+    /// Spans written together.
+    pub span_batch_size: usize,
+    /// Longest wait before queued spans are written.
+    pub span_flush_interval: Duration,
+    /// Spans the queue holds before new ones are dropped.
+    pub span_queue_capacity: usize,
+    /// Bearer token for writes.
+    pub token: Option<String>,
+    /// Whether reads need the token too.
+    pub auth_reads: bool,
+    /// Largest request body accepted.
+    pub max_body_bytes: usize,
+    /// Log level.
+    pub log_level: String,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut out = f.debug_struct("Settings");
+        for (key, value) in self.entries() {
+            out.field(key, &value);
+        }
+        out.finish()
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([0, 0, 0, 0], 8000)),
+            heartbeat_interval: Duration::from_secs(20),
+            heartbeat_timeout: Duration::from_secs(60),
+            removal_timeout: None,
+            storage_url: "sqlite://./data/registry.db".to_owned(),
+            pool_size: 8,
+            pool_timeout: Duration::from_secs(3),
+            span_file: Some(PathBuf::from("./data/registry_tracer.jsonl")),
+            span_batch_size: 10,
+            span_flush_interval: Duration::from_secs(10),
+            span_queue_capacity: 10_000,
+            token: None,
+            auth_reads: false,
+            max_body_bytes: crate::DEFAULT_BODY_LIMIT,
+            log_level: "info".to_owned(),
+        }
+    }
+}
+
+const LOG_LEVELS: [&str; 6] = ["error", "warn", "info", "debug", "trace", "off"];
+
+impl Settings {
+    /// Resolves the layers: `flags` (which clap already merged with the environment) over the
+    /// file it names, over the defaults.
+    pub fn resolve(flags: &SettingsArgs) -> Result<Self, ConfigError> {
+        let file = match &flags.config {
+            Some(path) => read_file(path)?,
+            None => SettingsArgs::default(),
+        };
+        let d = Self::default();
+        macro_rules! pick {
+            ($field:ident) => {
+                flags.$field.clone().or_else(|| file.$field.clone())
+            };
+        }
+        let settings = Self {
+            listen: pick!(listen).unwrap_or(d.listen),
+            heartbeat_interval: pick!(heartbeat_interval).unwrap_or(d.heartbeat_interval),
+            heartbeat_timeout: pick!(heartbeat_timeout).unwrap_or(d.heartbeat_timeout),
+            removal_timeout: pick!(removal_timeout)
+                .map_or(d.removal_timeout, |t| (!t.is_zero()).then_some(t)),
+            storage_url: pick!(storage_url).unwrap_or(d.storage_url),
+            pool_size: pick!(pool_size).unwrap_or(d.pool_size),
+            pool_timeout: pick!(pool_timeout).unwrap_or(d.pool_timeout),
+            span_file: match pick!(span_file) {
+                Some(path) if matches!(path.trim(), "" | "off" | "none") => None,
+                Some(path) => Some(PathBuf::from(path)),
+                None => d.span_file,
+            },
+            span_batch_size: pick!(span_batch_size).unwrap_or(d.span_batch_size),
+            span_flush_interval: pick!(span_flush_interval).unwrap_or(d.span_flush_interval),
+            span_queue_capacity: pick!(span_queue_capacity).unwrap_or(d.span_queue_capacity),
+            token: pick!(token).filter(|t| !t.is_empty()),
+            auth_reads: pick!(auth_reads).unwrap_or(d.auth_reads),
+            max_body_bytes: pick!(max_body_bytes).unwrap_or(d.max_body_bytes),
+            log_level: pick!(log_level).unwrap_or(d.log_level).to_ascii_lowercase(),
+        };
+        settings.check()?;
+        Ok(settings)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let invalid = |setting, message: &str| {
+            Err(ConfigError::Invalid {
+                setting,
+                message: message.to_owned(),
+            })
+        };
+        if self.heartbeat_interval.is_zero() {
+            return invalid("heartbeat_interval", "must be greater than 0");
+        }
+        if self.heartbeat_timeout.is_zero() {
+            return invalid("heartbeat_timeout", "must be greater than 0");
+        }
+        if self.pool_size == 0 {
+            return invalid("pool_size", "must be at least 1");
+        }
+        if self.span_batch_size == 0 || self.span_queue_capacity == 0 {
+            return invalid(
+                "span_batch_size",
+                "span batch size and queue capacity must be at least 1",
+            );
+        }
+        if self.max_body_bytes == 0 {
+            return invalid("max_body_bytes", "must be at least 1");
+        }
+        if !LOG_LEVELS.contains(&self.log_level.as_str()) {
+            return invalid(
+                "log_level",
+                "must be one of error, warn, info, debug, trace, off",
+            );
+        }
+        Ok(())
+    }
+
+    /// Every setting as `(name, value)`, as `check-config` prints them: the token and any
+    /// password in the storage URL masked.
+    pub fn entries(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("listen", self.listen.to_string()),
+            (
+                "heartbeat_interval",
+                format_duration(self.heartbeat_interval),
+            ),
+            ("heartbeat_timeout", format_duration(self.heartbeat_timeout)),
+            (
+                "removal_timeout",
+                self.removal_timeout
+                    .map_or_else(|| "off".to_owned(), format_duration),
+            ),
+            ("storage_url", redact_url(&self.storage_url)),
+            ("pool_size", self.pool_size.to_string()),
+            ("pool_timeout", format_duration(self.pool_timeout)),
+            (
+                "span_file",
+                self.span_file
+                    .as_ref()
+                    .map_or_else(|| "off".to_owned(), |p| p.display().to_string()),
+            ),
+            ("span_batch_size", self.span_batch_size.to_string()),
+            (
+                "span_flush_interval",
+                format_duration(self.span_flush_interval),
+            ),
+            ("span_queue_capacity", self.span_queue_capacity.to_string()),
+            (
+                "token",
+                self.token
+                    .as_ref()
+                    .map_or_else(|| "none".to_owned(), |_| "***".to_owned()),
+            ),
+            ("auth_reads", self.auth_reads.to_string()),
+            ("max_body_bytes", self.max_body_bytes.to_string()),
+            ("log_level", self.log_level.clone()),
+        ]
+    }
+
+    /// The effective configuration as TOML, secrets masked.
+    pub fn to_toml(&self) -> String {
+        self.entries()
+            .into_iter()
+            .map(|(key, value)| match value.parse::<f64>() {
+                // An unset token must not read back as the token "none".
+                _ if key == "token" && self.token.is_none() => format!("# {key} = (none)\n"),
+                Ok(_) if key != "listen" => format!("{key} = {value}\n"),
+                _ if value == "true" || value == "false" => format!("{key} = {value}\n"),
+                _ => format!("{key} = {}\n", toml_string(&value)),
+            })
+            .collect()
+    }
+}
+
+fn toml_string(value: &str) -> String {
+    let escaped = value.replace('\\', "\\\\").replace('"', "\\\"");
+    format!("\"{escaped}\"")
+}
+
+fn read_file(path: &Path) -> Result<SettingsArgs, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|error| ConfigError::Parse {
+        path: path.to_owned(),
+        message: error.to_string(),
+    })
+}
+
+/// Masks the password of a URL such as `mysql://user:secret@host/db`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _password)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

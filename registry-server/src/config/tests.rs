@@ -1,0 +1,130 @@
+use std::io::Write as _;
+
+use clap::{CommandFactory, Parser};
+
+use super::*;
+
+fn parse(args: &[&str]) -> Cli {
+    let mut all = vec!["registry-server"];
+    all.extend_from_slice(args);
+    Cli::try_parse_from(all).unwrap()
+}
+
+fn file(text: &str) -> tempfile::NamedTempFile {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(text.as_bytes()).unwrap();
+    file
+}
+
+#[test]
+fn help_documents_every_setting_with_its_default() {
+    let help = Cli::command().render_long_help().to_string();
+    for (key, value) in Settings::default().entries() {
+        let flag = format!("--{}", key.replace('_', "-"));
+        assert!(help.contains(&flag), "help lacks {flag}");
+        assert!(
+            help.contains(&format!("[default: {value}]")),
+            "help lacks the default of {key}: {value}"
+        );
+        assert!(
+            help.contains(&format!("REGISTRY_{}", key.to_ascii_uppercase())),
+            "help lacks the variable of {key}"
+        );
+    }
+}
+
+#[test]
+fn no_subcommand_means_serve_and_flags_work_after_a_subcommand() {
+    assert_eq!(parse(&[]).command, None);
+    let cli = parse(&["check-config", "--listen", "127.0.0.1:9"]);
+    assert_eq!(cli.command, Some(Command::CheckConfig));
+    assert_eq!(cli.settings.listen, Some("127.0.0.1:9".parse().unwrap()));
+}
+
+#[test]
+fn flags_beat_the_file_which_beats_the_defaults() {
+    let toml = file(
+        "listen = \"127.0.0.1:7000\"\npool_size = 3\nheartbeat_interval = \"2s\"\nheartbeat_timeout = 5\n",
+    );
+    let path = toml.path().to_str().unwrap();
+    let cli = parse(&["--config", path, "--pool-size", "4"]);
+    let settings = Settings::resolve(&cli.settings).unwrap();
+    assert_eq!(settings.pool_size, 4);
+    assert_eq!(settings.listen, "127.0.0.1:7000".parse().unwrap());
+    assert_eq!(settings.heartbeat_interval, Duration::from_secs(2));
+    assert_eq!(settings.heartbeat_timeout, Duration::from_secs(5));
+    assert_eq!(
+        settings.span_batch_size,
+        Settings::default().span_batch_size
+    );
+}
+
+#[test]
+fn unknown_keys_and_bad_values_are_errors() {
+    let toml = file("lisen = \"127.0.0.1:7000\"\n");
+    let cli = parse(&["--config", toml.path().to_str().unwrap()]);
+    assert!(matches!(
+        Settings::resolve(&cli.settings),
+        Err(ConfigError::Parse { .. })
+    ));
+    let cli = parse(&["--log-level", "loud"]);
+    assert!(matches!(
+        Settings::resolve(&cli.settings),
+        Err(ConfigError::Invalid {
+            setting: "log_level",
+            ..
+        })
+    ));
+    let cli = parse(&["--heartbeat-interval", "0s"]);
+    assert!(Settings::resolve(&cli.settings).is_err());
+    let missing = parse(&["--config", "/nonexistent/registry.toml"]);
+    assert!(matches!(
+        Settings::resolve(&missing.settings),
+        Err(ConfigError::Read { .. })
+    ));
+}
+
+#[test]
+fn off_switches_removal_and_tracing() {
+    let cli = parse(&[
+        "--removal-timeout",
+        "off",
+        "--span-file",
+        "off",
+        "--auth-reads",
+    ]);
+    let settings = Settings::resolve(&cli.settings).unwrap();
+    assert_eq!(settings.removal_timeout, None);
+    assert_eq!(settings.span_file, None);
+    assert!(settings.auth_reads);
+    let cli = parse(&["--removal-timeout", "10m"]);
+    let settings = Settings::resolve(&cli.settings).unwrap();
+    assert_eq!(settings.removal_timeout, Some(Duration::from_secs(600)));
+}
+
+#[test]
+fn secrets_are_masked() {
+    let cli = parse(&[
+        "--token",
+        "hunter2",
+        "--storage-url",
+        "mysql://reg:pa55@db:3306/registry",
+    ]);
+    let text = Settings::resolve(&cli.settings).unwrap().to_toml();
+    assert!(
+        !text.contains("hunter2") && !text.contains("pa55"),
+        "{text}"
+    );
+    assert!(text.contains("token = \"***\""));
+    assert!(text.contains("storage_url = \"mysql://reg:***@db:3306/registry\""));
+    assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+    assert_eq!(redact_url("memory"), "memory");
+}
+
+#[test]
+fn the_printed_configuration_reads_back_as_a_file() {
+    let settings = Settings::default();
+    let printed = file(&settings.to_toml());
+    let cli = parse(&["--config", printed.path().to_str().unwrap()]);
+    assert_eq!(Settings::resolve(&cli.settings).unwrap(), settings);
+}

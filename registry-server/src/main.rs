@@ -1,0 +1,60 @@
+//! The `registry-server` binary: parses the configuration and runs a subcommand.
+
+use std::io::Write as _;
+
+use anyhow::Context as _;
+use clap::Parser as _;
+use registry_server::config::{Cli, Command, Settings};
+use registry_server::server;
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let settings = Settings::resolve(&cli.settings)?;
+    init_logging(&settings.log_level);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::CheckConfig => {
+            print!("{}", settings.to_toml());
+            Ok(())
+        }
+        Command::Migrate => {
+            server::migrate(&settings).context("migration failed")?;
+            println!(
+                "migrations applied to {}",
+                registry_server::config::redact_url(&settings.storage_url)
+            );
+            Ok(())
+        }
+        Command::Serve => runtime(&settings)?.block_on(async {
+            server::serve(&settings, |addr| {
+                // Tools and tests read this line to learn the port when listening on port 0.
+                println!("registry-server listening on http://{addr}");
+                let _ = std::io::stdout().flush();
+            })
+            .await
+            .context("server failed")
+        }),
+    }
+}
+
+/// Two worker threads match the machines this runs on; blocking storage calls get a pool
+/// bounded by the database pool, since more threads would only wait for connections.
+fn runtime(settings: &Settings) -> anyhow::Result<tokio::runtime::Runtime> {
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .max_blocking_threads(settings.pool_size.max(1) as usize * 2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn init_logging(level: &str) {
+    let filter = level
+        .parse::<tracing_subscriber::filter::LevelFilter>()
+        .unwrap_or(tracing_subscriber::filter::LevelFilter::INFO);
+    tracing_subscriber::fmt()
+        .with_max_level(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+}

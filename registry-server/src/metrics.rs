@@ -1,0 +1,300 @@
+//! Request counters and latency histograms, and their Prometheus text exposition.
+//!
+//! Routes are a fixed set, so every counter is a plain atomic in a fixed array: recording a
+//! request takes no lock and allocates nothing.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::http::{Method, StatusCode};
+use registry_core::RegistryStats;
+
+/// The routes the server answers, as metric labels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Route {
+    Health,
+    Register,
+    Deregister,
+    List,
+    Heartbeat,
+    Models,
+    Metrics,
+    Other,
+}
+
+impl Route {
+    const ALL: [Route; 8] = [
+        Route::Health,
+        Route::Register,
+        Route::Deregister,
+        Route::List,
+        Route::Heartbeat,
+        Route::Models,
+        Route::Metrics,
+        Route::Other,
+    ];
+
+    /// The route a request goes to.
+    pub(crate) fn of(method: &Method, path: &str) -> Self {
+        match (path, method) {
+            ("/api/health", _) => Self::Health,
+            ("/api/controller/models", &Method::POST) => Self::Register,
+            ("/api/controller/models", &Method::DELETE) => Self::Deregister,
+            ("/api/controller/models", &Method::GET) => Self::List,
+            ("/api/controller/heartbeat", &Method::POST) => Self::Heartbeat,
+            ("/v1/models", _) => Self::Models,
+            ("/metrics", _) => Self::Metrics,
+            _ => Self::Other,
+        }
+    }
+
+    /// The label value.
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Self::Health => "health",
+            Self::Register => "register",
+            Self::Deregister => "deregister",
+            Self::List => "list",
+            Self::Heartbeat => "heartbeat",
+            Self::Models => "models",
+            Self::Metrics => "metrics",
+            Self::Other => "other",
+        }
+    }
+}
+
+/// Upper bounds of the latency histogram's buckets, in seconds.
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
+/// Status codes counted on their own; the rest are counted as `other`.
+const STATUSES: [u16; 10] = [200, 400, 401, 404, 405, 413, 415, 422, 500, 503];
+
+#[derive(Debug, Default)]
+struct RouteMetrics {
+    /// One slot per entry of [`STATUSES`], then `other`.
+    by_status: [AtomicU64; STATUSES.len() + 1],
+    /// One slot per bucket, then `+Inf`; not cumulative.
+    buckets: [AtomicU64; BUCKETS.len() + 1],
+    sum_micros: AtomicU64,
+}
+
+/// Counts of requests and their latencies, per route.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    routes: [RouteMetrics; Route::ALL.len()],
+}
+
+/// Figures read at scrape time from the registry and the span container.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Gauges {
+    pub(crate) stats: RegistryStats,
+    pub(crate) storage_up: bool,
+    pub(crate) healthy: u64,
+    pub(crate) unhealthy: u64,
+    pub(crate) spans_written: u64,
+    pub(crate) spans_dropped: u64,
+}
+
+impl Metrics {
+    /// Records one answered request.
+    pub(crate) fn record(&self, route: Route, status: StatusCode, elapsed: Duration) {
+        let slot = &self.routes[route as usize];
+        let status_index = STATUSES
+            .iter()
+            .position(|s| *s == status.as_u16())
+            .unwrap_or(STATUSES.len());
+        slot.by_status[status_index].fetch_add(1, Ordering::Relaxed);
+        let seconds = elapsed.as_secs_f64();
+        let bucket = BUCKETS
+            .iter()
+            .position(|bound| seconds <= *bound)
+            .unwrap_or(BUCKETS.len());
+        slot.buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        slot.sum_micros.fetch_add(micros, Ordering::Relaxed);
+    }
+
+    /// The Prometheus text exposition of these metrics and of `gauges`.
+    pub(crate) fn render(&self, gauges: &Gauges) -> String {
+        let mut out = String::with_capacity(8 * 1024);
+        self.render_requests(&mut out);
+        self.render_latencies(&mut out);
+        render_registry(&mut out, gauges);
+        out
+    }
+
+    fn render_requests(&self, out: &mut String) {
+        header(
+            out,
+            "registry_http_requests_total",
+            "counter",
+            "HTTP requests answered, by route and status.",
+        );
+        for route in Route::ALL {
+            let slot = &self.routes[route as usize];
+            for (index, count) in slot.by_status.iter().enumerate() {
+                let count = count.load(Ordering::Relaxed);
+                if count == 0 {
+                    continue;
+                }
+                let status = STATUSES
+                    .get(index)
+                    .map_or_else(|| "other".to_owned(), u16::to_string);
+                let _ = writeln!(
+                    out,
+                    "registry_http_requests_total{{route=\"{}\",status=\"{status}\"}} {count}",
+                    route.label()
+                );
+            }
+        }
+    }
+
+    fn render_latencies(&self, out: &mut String) {
+        let name = "registry_http_request_duration_seconds";
+        header(
+            out,
+            name,
+            "histogram",
+            "Time to answer an HTTP request, by route.",
+        );
+        for route in Route::ALL {
+            let slot = &self.routes[route as usize];
+            let label = route.label();
+            let mut cumulative = 0;
+            for (index, count) in slot.buckets.iter().enumerate() {
+                cumulative += count.load(Ordering::Relaxed);
+                let bound = BUCKETS
+                    .get(index)
+                    .map_or_else(|| "+Inf".to_owned(), f64::to_string);
+                let _ = writeln!(
+                    out,
+                    "{name}_bucket{{route=\"{label}\",le=\"{bound}\"}} {cumulative}"
+                );
+            }
+            let sum = slot.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+            let _ = writeln!(out, "{name}_sum{{route=\"{label}\"}} {sum}");
+            let _ = writeln!(out, "{name}_count{{route=\"{label}\"}} {cumulative}");
+        }
+    }
+}
+
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+fn render_registry(out: &mut String, gauges: &Gauges) {
+    header(
+        out,
+        "registry_storage_up",
+        "gauge",
+        "Whether the storage answered this scrape.",
+    );
+    let _ = writeln!(out, "registry_storage_up {}", u8::from(gauges.storage_up));
+    header(
+        out,
+        "registry_instances",
+        "gauge",
+        "Registered instances, by health.",
+    );
+    let _ = writeln!(
+        out,
+        "registry_instances{{state=\"healthy\"}} {}",
+        gauges.healthy
+    );
+    let _ = writeln!(
+        out,
+        "registry_instances{{state=\"unhealthy\"}} {}",
+        gauges.unhealthy
+    );
+    let stats = &gauges.stats;
+    let counters = [
+        (
+            "registry_registrations_total",
+            "Successful registrations.",
+            stats.registrations,
+        ),
+        (
+            "registry_heartbeats_total",
+            "Successful heartbeats.",
+            stats.heartbeats,
+        ),
+        (
+            "registry_deregistrations_total",
+            "Successful deregistrations.",
+            stats.deregistrations,
+        ),
+        (
+            "registry_expired_total",
+            "Instances the checker marked unhealthy.",
+            stats.expired,
+        ),
+        (
+            "registry_removed_total",
+            "Instances the checker removed.",
+            stats.removed,
+        ),
+        (
+            "registry_sweep_failures_total",
+            "Heartbeat sweeps that failed.",
+            stats.sweep_failures,
+        ),
+        (
+            "registry_spans_written_total",
+            "Trace spans written to span storage.",
+            gauges.spans_written,
+        ),
+        (
+            "registry_spans_dropped_total",
+            "Trace spans dropped because the queue was full.",
+            gauges.spans_dropped,
+        ),
+    ];
+    for (name, help, value) in counters {
+        header(out, name, "counter", help);
+        let _ = writeln!(out, "{name} {value}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_recorded_request_shows_in_counter_and_histogram() {
+        let metrics = Metrics::default();
+        metrics.record(Route::Heartbeat, StatusCode::OK, Duration::from_micros(700));
+        metrics.record(
+            Route::Heartbeat,
+            StatusCode::IM_A_TEAPOT,
+            Duration::from_secs(9),
+        );
+        let text = metrics.render(&Gauges::default());
+        assert!(
+            text.contains("registry_http_requests_total{route=\"heartbeat\",status=\"200\"} 1")
+        );
+        assert!(
+            text.contains("registry_http_requests_total{route=\"heartbeat\",status=\"other\"} 1")
+        );
+        assert!(text.contains(
+            "registry_http_request_duration_seconds_bucket{route=\"heartbeat\",le=\"0.001\"} 1"
+        ));
+        assert!(text.contains(
+            "registry_http_request_duration_seconds_bucket{route=\"heartbeat\",le=\"+Inf\"} 2"
+        ));
+        assert!(
+            text.contains("registry_http_request_duration_seconds_count{route=\"heartbeat\"} 2")
+        );
+    }
+
+    #[test]
+    fn routes_are_told_apart_by_method() {
+        let path = "/api/controller/models";
+        assert_eq!(Route::of(&Method::POST, path), Route::Register);
+        assert_eq!(Route::of(&Method::DELETE, path), Route::Deregister);
+        assert_eq!(Route::of(&Method::GET, path), Route::List);
+        assert_eq!(Route::of(&Method::PUT, path), Route::Other);
+    }
+}

@@ -1,0 +1,160 @@
+//! The route handlers: DB-GPT's five controller routes, `/v1/models` and `/metrics`.
+//!
+//! Handlers only translate: wire input to a domain call, its result to a wire answer.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use registry_core::{ModelInstance, ModelRegistry};
+use serde_json::json;
+
+use crate::AppState;
+use crate::error::AppError;
+use crate::metrics::Gauges;
+use crate::middleware::RequestSpan;
+use crate::spans::{DEREGISTER_OPERATION, REGISTER_OPERATION};
+use crate::wire::{self, DeregisterQuery, InstanceBody, InstanceOut, ListQuery};
+
+/// `GET /api/health`.
+pub(crate) async fn health() -> Json<serde_json::Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// `POST /api/controller/models`.
+pub(crate) async fn register(
+    State(state): State<AppState>,
+    span: Option<axum::Extension<RequestSpan>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<bool>, AppError> {
+    let instance = instance_from_body(&state, body)?;
+    let child = state.tracer().open(
+        REGISTER_OPERATION,
+        span.as_ref().and_then(|s| s.0.id()),
+        instance_metadata(&instance),
+    );
+    let result = state.registry().register_instance(&instance).await;
+    if let Some(child) = child {
+        state.tracer().close(child);
+    }
+    Ok(Json(result?))
+}
+
+/// `DELETE /api/controller/models?model_name=…&host=…&port=…[&remove_from_registry=…]`.
+pub(crate) async fn deregister(
+    State(state): State<AppState>,
+    span: Option<axum::Extension<RequestSpan>>,
+    query: Result<Query<DeregisterQuery>, QueryRejection>,
+) -> Result<Json<bool>, AppError> {
+    let Query(query) = query.map_err(query_error)?;
+    let instance = query.into_instance()?;
+    let child = state.tracer().open(
+        DEREGISTER_OPERATION,
+        span.as_ref().and_then(|s| s.0.id()),
+        instance_metadata(&instance),
+    );
+    let result = state.registry().deregister_instance(&instance).await;
+    if let Some(child) = child {
+        state.tracer().close(child);
+    }
+    Ok(Json(result?))
+}
+
+/// `GET /api/controller/models[?model_name=…][&healthy_only=…]`.
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Response, AppError> {
+    let Query(query) = query.map_err(query_error)?;
+    let (model_name, healthy_only) = query.into_parts()?;
+    let registry = state.registry();
+    let instances = match model_name {
+        Some(name) => registry.get_all_instances(&name, healthy_only).await?,
+        None => registry.get_all_model_instances(healthy_only).await?,
+    };
+    Ok(Json(wire::instance_list(&instances)).into_response())
+}
+
+/// `POST /api/controller/heartbeat`.
+pub(crate) async fn heartbeat(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<bool>, AppError> {
+    let instance = instance_from_body(&state, body)?;
+    Ok(Json(state.registry().send_heartbeat(&instance).await?))
+}
+
+/// `GET /v1/models`: healthy, enabled models in OpenAI's list format.
+pub(crate) async fn openai_models(State(state): State<AppState>) -> Result<Response, AppError> {
+    let instances = state.registry().get_all_model_instances(true).await?;
+    Ok(Json(wire::model_list(&instances)).into_response())
+}
+
+/// `GET /metrics`: Prometheus text. Still answers when the storage is down, with
+/// `registry_storage_up 0` and no instance counts.
+pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
+    let registry = state.registry();
+    let (spans_written, spans_dropped) = state.tracer().counts();
+    let mut gauges = Gauges {
+        stats: registry.stats(),
+        spans_written,
+        spans_dropped,
+        ..Gauges::default()
+    };
+    if let Ok(instances) = registry.get_all_model_instances(false).await {
+        let healthy = instances.iter().filter(|i| i.healthy).count() as u64;
+        gauges.storage_up = true;
+        gauges.healthy = healthy;
+        gauges.unhealthy = instances.len() as u64 - healthy;
+    }
+    let body = state.metrics().render(&gauges);
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
+}
+
+/// Any path the server does not serve.
+pub(crate) async fn not_found(uri: axum::http::Uri) -> AppError {
+    AppError::NotFound(uri.path().to_owned())
+}
+
+/// A served path with a method it does not take.
+pub(crate) async fn method_not_allowed() -> AppError {
+    AppError::MethodNotAllowed
+}
+
+fn instance_from_body(
+    state: &AppState,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<ModelInstance, AppError> {
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            AppError::BodyTooLarge {
+                limit: state.body_limit(),
+            }
+        } else {
+            AppError::BodyUnreadable(rejection.body_text())
+        }
+    })?;
+    InstanceBody::parse(&body)?.into_instance()
+}
+
+fn query_error(rejection: QueryRejection) -> AppError {
+    AppError::BadInput {
+        message: format!("invalid query: {}", rejection.body_text()),
+        field: None,
+    }
+}
+
+/// DB-GPT records the instance's fields as the span's metadata.
+fn instance_metadata(instance: &ModelInstance) -> serde_json::Value {
+    serde_json::to_value(InstanceOut::from(instance)).unwrap_or_default()
+}

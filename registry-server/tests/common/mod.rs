@@ -1,0 +1,87 @@
+//! Helpers shared by the router tests: a state over memory storage and a one-call client.
+#![allow(dead_code, unreachable_pub)]
+
+pub mod server;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use registry_core::{RegistryConfig, StorageModelRegistry};
+use registry_server::{AnyStorage, AppState, Auth, Registry, Tracer, app};
+use serde_json::Value;
+use tower::ServiceExt as _;
+
+/// A registry over fresh in-memory storage.
+pub fn registry() -> Arc<Registry> {
+    Arc::new(StorageModelRegistry::with_config(
+        Arc::new(AnyStorage::memory()),
+        RegistryConfig::default(),
+    ))
+}
+
+/// The router over `registry` with the given token (writes only) and body limit.
+pub fn router(registry: &Arc<Registry>, token: Option<&str>, body_limit: usize) -> Router {
+    let auth = Auth::new(token.map(str::to_owned), false);
+    app(AppState::with_options(
+        Arc::clone(registry),
+        auth,
+        Tracer::disabled(),
+        body_limit,
+    ))
+}
+
+/// An answer: status, headers and the body parsed as JSON (`Value::Null` if it is not JSON,
+/// with the raw text kept).
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub json: Value,
+    pub text: String,
+}
+
+/// Sends one request through the router without a socket.
+pub async fn call(
+    router: &Router,
+    method: &str,
+    uri: &str,
+    body: Option<&[u8]>,
+    headers: &[(&str, &str)],
+) -> Answer {
+    let mut request = Request::builder().method(method).uri(uri);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    if body.is_some() {
+        request = request.header("content-type", "application/json");
+    }
+    let request = request
+        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_vec())))
+        .unwrap();
+    let response = router.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    Answer {
+        status,
+        headers,
+        json,
+        text,
+    }
+}
+
+/// A worker's register body.
+pub fn instance_body(model: &str, host: &str, port: u16) -> Vec<u8> {
+    serde_json::json!({
+        "model_name": model, "host": host, "port": port, "weight": 1.0,
+        "check_healthy": true, "healthy": false, "enabled": true,
+        "prompt_template": null, "last_heartbeat": null, "remove_from_registry": false,
+    })
+    .to_string()
+    .into_bytes()
+}

@@ -1,0 +1,183 @@
+//! End-to-end: the real binary on a free port.
+
+mod common;
+
+use std::io::Write as _;
+use std::process::Command;
+use std::time::Duration;
+
+use common::server::{Server, eventually};
+
+const BODY: &str = r#"{"model_name":"glm-4-9b-chat@llm","host":"172.17.0.2","port":8001,"weight":1.0,"check_healthy":true,"healthy":false,"enabled":true,"prompt_template":null,"last_heartbeat":null,"remove_from_registry":false}"#;
+
+fn instances(server: &Server, query: &str) -> Vec<serde_json::Value> {
+    let (status, body) = server.request("GET", &format!("/api/controller/models{query}"), None);
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+#[test]
+fn memory_server_serves_every_route_and_exits_0_on_sigterm() {
+    let server = Server::start(&["--storage-url", "memory", "--span-file", "off"], &[]);
+    assert_eq!(
+        server.request("GET", "/api/health", None),
+        (200, r#"{"status":"ok"}"#.to_owned())
+    );
+    assert_eq!(
+        server.request("POST", "/api/controller/models", Some(BODY)),
+        (200, "true".to_owned())
+    );
+    assert_eq!(
+        server.request("POST", "/api/controller/heartbeat", Some(BODY)),
+        (200, "true".to_owned())
+    );
+    assert_eq!(instances(&server, "?healthy_only=true").len(), 1);
+    let delete = "/api/controller/models?model_name=glm-4-9b-chat@llm&host=172.17.0.2&port=8001";
+    assert_eq!(
+        server.request("DELETE", delete, None),
+        (200, "true".to_owned())
+    );
+    assert_eq!(instances(&server, "?healthy_only=true").len(), 0);
+    let (status, metrics) = server.request("GET", "/metrics", None);
+    assert_eq!(status, 200);
+    assert!(metrics.contains("registry_heartbeats_total 1"));
+    let (status, body) = server.request("POST", "/api/controller/heartbeat", Some("{"));
+    assert_eq!(status, 400, "{body}");
+    let status = server.terminate();
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn the_checker_marks_a_silent_instance_unhealthy() {
+    let server = Server::start(
+        &[
+            "--storage-url",
+            "memory",
+            "--span-file",
+            "off",
+            "--heartbeat-interval",
+            "20ms",
+            "--heartbeat-timeout",
+            "50ms",
+        ],
+        &[],
+    );
+    server.request("POST", "/api/controller/models", Some(BODY));
+    eventually(Duration::from_secs(30), || {
+        instances(&server, "?healthy_only=true").is_empty()
+    });
+    assert_eq!(
+        instances(&server, "").len(),
+        1,
+        "expired instances stay listed"
+    );
+    server.request("POST", "/api/controller/heartbeat", Some(BODY));
+    let (_, metrics) = server.request("GET", "/metrics", None);
+    assert!(!metrics.contains("registry_expired_total 0"), "{metrics}");
+}
+
+#[test]
+fn token_guards_writes_of_the_real_server() {
+    let server = Server::start(
+        &["--storage-url", "memory", "--span-file", "off"],
+        &[("REGISTRY_TOKEN", "s3cret")],
+    );
+    let (status, body) = server.request("POST", "/api/controller/models", Some(BODY));
+    assert_eq!(status, 401, "{body}");
+    let headers = [("Authorization", "Bearer s3cret")];
+    let (status, _) = common::server::request(
+        server.addr,
+        "POST",
+        "/api/controller/models",
+        Some(BODY),
+        &headers,
+    );
+    assert_eq!(status, 200);
+}
+
+fn check_config(args: &[&str], env: &[(&str, &str)]) -> String {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_registry-server"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("REGISTRY_") {
+            command.env_remove(key);
+        }
+    }
+    let output = command
+        .args(args)
+        .arg("check-config")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[test]
+fn flags_beat_environment_which_beats_the_file_and_secrets_are_masked() {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    writeln!(file, "pool_size = 2\nspan_batch_size = 3\nlog_level = \"debug\"\nstorage_url = \"postgres://reg:filepass@db/registry\"").unwrap();
+    let path = file.path().to_str().unwrap();
+    let env = [
+        ("REGISTRY_POOL_SIZE", "5"),
+        ("REGISTRY_SPAN_BATCH_SIZE", "6"),
+        ("REGISTRY_TOKEN", "t0ken"),
+    ];
+    let printed = check_config(&["--config", path, "--pool-size", "9"], &env);
+    assert!(printed.contains("pool_size = 9\n"), "{printed}");
+    assert!(printed.contains("span_batch_size = 6\n"), "{printed}");
+    assert!(printed.contains("log_level = \"debug\"\n"), "{printed}");
+    assert!(
+        printed.contains("heartbeat_interval = \"20s\"\n"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("storage_url = \"postgres://reg:***@db/registry\""),
+        "{printed}"
+    );
+    assert!(
+        !printed.contains("t0ken") && !printed.contains("filepass"),
+        "{printed}"
+    );
+}
+
+#[test]
+fn help_lists_every_setting_and_a_bad_setting_fails_to_start() {
+    let output = Command::new(env!("CARGO_BIN_EXE_registry-server"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8(output.stdout).unwrap();
+    for flag in [
+        "--listen",
+        "--heartbeat-interval",
+        "--removal-timeout",
+        "--storage-url",
+        "--pool-size",
+        "--pool-timeout",
+        "--span-file",
+        "--span-batch-size",
+        "--token",
+        "--log-level",
+        "check-config",
+        "migrate",
+        "serve",
+    ] {
+        assert!(help.contains(flag), "help lacks {flag}");
+    }
+    let output = Command::new(env!("CARGO_BIN_EXE_registry-server"))
+        .args([
+            "check-config",
+            "--storage-url",
+            "memory",
+            "--log-level",
+            "shouting",
+        ])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("log_level"));
+}
