@@ -5,11 +5,13 @@
 //! cargo xtask ci       # the full gate: fmt, clippy, tests on every backend, interop, packaging
 //! cargo xtask bench    # throughput figures beside DB-GPT's, measured in the same run
 //! cargo xtask interop  # DB-GPT's own Python client against registry-server
+//! cargo xtask ha       # several servers on one database: the fault suite
 //! ```
 
 mod backends;
 mod bench;
 mod cmd;
+mod ha;
 mod interop;
 mod peer;
 
@@ -41,6 +43,15 @@ enum Task {
     },
     /// Runs DB-GPT's own Python client (dbgpt==0.8.2) against a real registry-server.
     Interop,
+    /// The high-availability fault suite: several servers on one PostgreSQL or MariaDB.
+    Ha {
+        /// Run only the scenarios whose name contains this.
+        #[arg(long)]
+        only: Option<String>,
+        /// Run on one backend only: postgres or mysql.
+        #[arg(long)]
+        backend: Option<String>,
+    },
 }
 
 fn main() -> Result<()> {
@@ -58,6 +69,7 @@ fn main() -> Result<()> {
         }
         Task::Bench { no_peer } => bench::run(!no_peer),
         Task::Interop => interop::run(),
+        Task::Ha { only, backend } => ha::run(&ha::Selection::new(only, backend)?),
     }
 }
 
