@@ -64,6 +64,11 @@ const CLOSED: usize = 1 << (usize::BITS - 1);
 /// The name of the flush thread.
 const THREAD_NAME: &str = "span-storage-flush";
 
+thread_local! {
+    /// Set on the flush thread, where blocking on our own full queue would deadlock.
+    static ON_FLUSH_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 enum Control {
     Flush(Sender<()>),
     Shutdown(Sender<()>),
@@ -144,7 +149,12 @@ impl SpanStorageContainer {
             false
         } else {
             match self.policy {
-                FullPolicy::Block => self.data.send(span).is_ok(),
+                // A storage that appends spans (say, it is traced itself) runs on the flush thread,
+                // which is the only one emptying the queue: it must never wait for room.
+                FullPolicy::Block if !ON_FLUSH_THREAD.with(|f| f.get()) => {
+                    self.data.send(span).is_ok()
+                }
+                FullPolicy::Block => self.data.try_send(span).is_ok(),
                 FullPolicy::Drop => match self.data.try_send(span) {
                     Ok(()) => true,
                     Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
@@ -273,6 +283,7 @@ struct Worker {
 
 impl Worker {
     fn run(mut self) {
+        ON_FLUSH_THREAD.with(|f| f.set(true));
         // When the pending spans must be written at the latest; `None` while nothing is pending.
         let mut deadline: Option<Instant> = None;
         loop {

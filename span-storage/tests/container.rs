@@ -379,3 +379,44 @@ fn the_container_is_itself_a_storage() {
     container.flush().expect("flush");
     assert_eq!(memory.spans(), spans);
 }
+
+/// A storage that appends to the container it is attached to, from the flush thread.
+struct Reentrant {
+    container: Mutex<std::sync::Weak<SpanStorageContainer>>,
+    done: AtomicU64,
+}
+
+impl SpanStorage for Reentrant {
+    fn append_span(&self, _span: &Span) -> Result<(), SpanStorageError> {
+        if self.done.fetch_add(1, Ordering::SeqCst) == 0 {
+            if let Some(container) = self.container.lock().expect("lock").upgrade() {
+                // More than the queue holds: with a blocking append this would deadlock.
+                for i in 0..3 {
+                    container.append(span(100 + i));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn appends_from_the_flush_thread_never_block_it() {
+    let reentrant = Arc::new(Reentrant {
+        container: Mutex::new(std::sync::Weak::new()),
+        done: AtomicU64::new(0),
+    });
+    let cfg = ContainerConfig {
+        capacity: 1,
+        full_policy: FullPolicy::Block,
+        ..config(1)
+    };
+    let container =
+        Arc::new(SpanStorageContainer::new(cfg, vec![reentrant.clone()]).expect("container"));
+    *reentrant.container.lock().expect("lock") = Arc::downgrade(&container);
+    container.append(span(0));
+    container.flush().expect("flush");
+    container.flush().expect("flush");
+    assert!(container.dropped_count() >= 1);
+    *reentrant.container.lock().expect("lock") = std::sync::Weak::new();
+}
