@@ -125,10 +125,19 @@ fn create_parent(path: &Path) -> std::io::Result<()> {
 
 /// Opens span storage; tracing is off when no span file is configured.
 pub fn open_tracer(settings: &Settings) -> Result<Tracer, ServerError> {
-    match &settings.span_file {
-        None => Ok(Tracer::disabled()),
-        Some(_path) => Ok(Tracer::disabled()),
-    }
+    let Some(path) = &settings.span_file else {
+        return Ok(Tracer::disabled());
+    };
+    Tracer::to_file(
+        path,
+        settings.span_batch_size,
+        settings.span_flush_interval,
+        settings.span_queue_capacity,
+    )
+    .map_err(|error| ServerError::Spans {
+        path: path.display().to_string(),
+        message: error.to_string(),
+    })
 }
 
 /// The registry's timing, from the settings.
@@ -172,7 +181,12 @@ pub async fn serve(settings: &Settings, ready: impl FnOnce(SocketAddr)) -> Resul
         .with_graceful_shutdown(shutdown::signal())
         .await;
     checker.shutdown().await;
-    tracer.shutdown();
+    let flushed = tokio::task::spawn_blocking(move || tracer.shutdown()).await;
+    match flushed {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => tracing::error!(%error, "spans could not all be written"),
+        Err(error) => tracing::error!(%error, "the span writer failed"),
+    }
     tracing::info!("stopped");
     result.map_err(ServerError::from)
 }

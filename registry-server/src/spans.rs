@@ -3,10 +3,20 @@
 //! Every request but heartbeats and health checks opens a span named
 //! [`REQUEST_OPERATION`], child of the span named by the `DB-GPT-Trace-Span-Id` header when
 //! there is one; register and deregister open a child span with DB-GPT's operation names.
+//! Each span is written twice, a start record when it opens and an end record when it closes,
+//! as DB-GPT writes them.
 
+use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::Value;
+use span_storage::{
+    ContainerConfig, FileSpanStorage, FullPolicy, Span, SpanStorage, SpanStorageContainer,
+    SpanStorageError, SpanType,
+};
+
+pub use span_storage::TRACE_HEADER;
 
 /// The operation name of the span around each traced request (DB-GPT's controller's).
 pub const REQUEST_OPERATION: &str = "DB-GPT-ModelController";
@@ -14,19 +24,20 @@ pub const REQUEST_OPERATION: &str = "DB-GPT-ModelController";
 pub const REGISTER_OPERATION: &str = "dbgpt.model.controller.register_instance";
 /// The operation name of a deregistration span.
 pub const DEREGISTER_OPERATION: &str = "dbgpt.model.controller.deregister_instance";
-/// The request header carrying the caller's span id.
-pub const TRACE_HEADER: &str = "DB-GPT-Trace-Span-Id";
+
+/// How long shutdown waits for the last spans to be written.
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where spans go; [`Tracer::disabled`] drops them.
 #[derive(Clone, Default)]
 pub struct Tracer {
-    sink: Option<Arc<()>>,
+    container: Option<Arc<SpanStorageContainer>>,
 }
 
 impl std::fmt::Debug for Tracer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Tracer")
-            .field("enabled", &self.sink.is_some())
+            .field("container", &self.container)
             .finish()
     }
 }
@@ -34,13 +45,13 @@ impl std::fmt::Debug for Tracer {
 /// A span that has been opened and not yet closed.
 #[derive(Debug, Clone)]
 pub(crate) struct OpenSpan {
-    span_id: String,
+    span: Span,
 }
 
 impl OpenSpan {
     /// The span's id, the parent of the spans opened inside it.
     pub(crate) fn id(&self) -> &str {
-        &self.span_id
+        &self.span.span_id
     }
 }
 
@@ -50,25 +61,69 @@ impl Tracer {
         Self::default()
     }
 
-    /// Opens a span, child of `parent` when given; `None` when tracing is off.
-    pub(crate) fn open(
-        &self,
-        _operation: &str,
-        _parent: Option<&str>,
-        _metadata: Value,
-    ) -> Option<OpenSpan> {
-        self.sink.as_ref()?;
-        None
+    /// A tracer appending to `container`.
+    pub fn new(container: Arc<SpanStorageContainer>) -> Self {
+        Self {
+            container: Some(container),
+        }
     }
 
-    /// Closes a span.
-    pub(crate) fn close(&self, _span: OpenSpan) {}
+    /// A tracer writing JSON lines to `path` (its folders created), through a bounded queue
+    /// that drops (and counts) spans rather than make requests wait when it is full.
+    pub fn to_file(
+        path: &Path,
+        batch_size: usize,
+        flush_interval: Duration,
+        capacity: usize,
+    ) -> Result<Self, SpanStorageError> {
+        let file: Arc<dyn SpanStorage> = Arc::new(FileSpanStorage::open(path)?);
+        let config = ContainerConfig {
+            batch_size,
+            flush_interval,
+            capacity,
+            full_policy: FullPolicy::Drop,
+            ..ContainerConfig::default()
+        };
+        Ok(Self::new(Arc::new(SpanStorageContainer::new(
+            config,
+            vec![file],
+        )?)))
+    }
+
+    /// Opens a span, child of the span id `parent` when it is a valid one, and queues its
+    /// start record; `None` when tracing is off.
+    pub(crate) fn open(
+        &self,
+        operation: &str,
+        parent: Option<&str>,
+        metadata: Value,
+    ) -> Option<OpenSpan> {
+        let container = self.container.as_ref()?;
+        let span = Span::from_header(parent, SpanType::Base, operation).with_metadata(metadata);
+        container.append(span.clone());
+        Some(OpenSpan { span })
+    }
+
+    /// Closes a span: queues its end record.
+    pub(crate) fn close(&self, open: OpenSpan) {
+        if let Some(container) = &self.container {
+            container.append(open.span.end_record());
+        }
+    }
 
     /// Spans written so far and spans dropped because the queue was full.
     pub(crate) fn counts(&self) -> (u64, u64) {
-        (0, 0)
+        self.container
+            .as_ref()
+            .map_or((0, 0), |c| (c.written_count(), c.dropped_count()))
     }
 
-    /// Writes every queued span and stops the writer; later spans are dropped.
-    pub fn shutdown(&self) {}
+    /// Writes every queued span and stops the writer; spans opened later are dropped. Blocks
+    /// until the spans are written (at most 10 s).
+    pub fn shutdown(&self) -> Result<(), SpanStorageError> {
+        match &self.container {
+            Some(container) => container.shutdown(SHUTDOWN_TIMEOUT),
+            None => Ok(()),
+        }
+    }
 }

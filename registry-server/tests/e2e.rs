@@ -181,3 +181,59 @@ fn help_lists_every_setting_and_a_bad_setting_fails_to_start() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("log_level"));
 }
+
+#[test]
+fn sigterm_writes_every_queued_span_before_exiting_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let span_file = dir.path().join("nested/folder/tracer.jsonl");
+    let server = Server::start(
+        &[
+            "--storage-url",
+            "memory",
+            "--span-file",
+            span_file.to_str().unwrap(),
+            "--span-batch-size",
+            "1000",
+            "--span-flush-interval",
+            "1h",
+        ],
+        &[],
+    );
+    let parent = "0123456789abcdef0123456789abcdef:0123456789abcdef";
+    let headers = [("DB-GPT-Trace-Span-Id", parent)];
+    let (status, _) = common::server::request(
+        server.addr,
+        "POST",
+        "/api/controller/models",
+        Some(BODY),
+        &headers,
+    );
+    assert_eq!(status, 200);
+    server.request("POST", "/api/controller/heartbeat", Some(BODY));
+    server.request(
+        "DELETE",
+        "/api/controller/models?model_name=glm-4-9b-chat@llm&host=172.17.0.2&port=8001",
+        None,
+    );
+    server.request("GET", "/api/controller/models", None);
+    assert_eq!(server.terminate().code(), Some(0));
+
+    let contents = span_storage::read_span_file(&span_file).unwrap();
+    assert!(contents.bad_lines.is_empty() && !contents.torn_last_line);
+    // Register and deregister: a request span and an operation span each; the listing: one
+    // request span; the heartbeat: none. Every span has a start and an end record.
+    assert_eq!(contents.spans.len(), 10, "{:?}", contents.spans);
+    let ends: Vec<_> = contents
+        .spans
+        .iter()
+        .filter(|s| s.end_time.is_some())
+        .collect();
+    assert_eq!(ends.len(), 5);
+    let operations: Vec<&str> = ends.iter().map(|s| s.operation_name.as_str()).collect();
+    assert!(operations.contains(&"dbgpt.model.controller.register_instance"));
+    assert!(operations.contains(&"dbgpt.model.controller.deregister_instance"));
+    assert!(
+        ends.iter()
+            .any(|s| s.parent_span_id.as_deref() == Some(parent))
+    );
+}

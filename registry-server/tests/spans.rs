@@ -1,0 +1,142 @@
+//! Requests become spans as DB-GPT's controller makes them.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{call, instance_body, registry};
+use registry_server::{AppState, Auth, DEFAULT_BODY_LIMIT, Tracer, app};
+use span_storage::{ContainerConfig, MemorySpanStorage, Span, SpanStorage, SpanStorageContainer};
+
+const PARENT: &str = "0123456789abcdef0123456789abcdef:0123456789abcdef";
+
+fn traced() -> (
+    axum::Router,
+    Arc<SpanStorageContainer>,
+    Arc<MemorySpanStorage>,
+) {
+    let memory = Arc::new(MemorySpanStorage::new());
+    let storages: Vec<Arc<dyn SpanStorage>> = vec![memory.clone()];
+    let container =
+        Arc::new(SpanStorageContainer::new(ContainerConfig::default(), storages).unwrap());
+    let state = AppState::with_options(
+        registry(),
+        Auth::open(),
+        Tracer::new(Arc::clone(&container)),
+        DEFAULT_BODY_LIMIT,
+    );
+    (app(state), container, memory)
+}
+
+fn ended(spans: &[Span], operation: &str) -> Vec<Span> {
+    spans
+        .iter()
+        .filter(|s| s.operation_name == operation && s.end_time.is_some())
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn register_is_a_child_span_of_the_request_span_whose_parent_is_the_header() {
+    let (app, container, memory) = traced();
+    let body = instance_body("m@llm", "h", 1);
+    call(
+        &app,
+        "POST",
+        "/api/controller/models",
+        Some(&body),
+        &[("DB-GPT-Trace-Span-Id", PARENT)],
+    )
+    .await;
+    container.flush().unwrap();
+    let spans = memory.spans();
+    assert_eq!(
+        spans.len(),
+        4,
+        "a start and an end record for each of two spans: {spans:?}"
+    );
+    let request = ended(&spans, "DB-GPT-ModelController");
+    let register = ended(&spans, "dbgpt.model.controller.register_instance");
+    assert_eq!((request.len(), register.len()), (1, 1));
+    assert_eq!(request[0].parent_span_id.as_deref(), Some(PARENT));
+    assert_eq!(request[0].trace_id, PARENT.split(':').next().unwrap());
+    assert_eq!(
+        register[0].parent_span_id.as_deref(),
+        Some(request[0].span_id.as_str())
+    );
+    let metadata = register[0].metadata.as_ref().unwrap();
+    assert_eq!(metadata["model_name"], "m@llm");
+    assert_eq!(metadata["port"], 1);
+    assert_eq!(
+        request[0].metadata.as_ref().unwrap()["path"],
+        "/api/controller/models"
+    );
+}
+
+#[tokio::test]
+async fn deregister_uses_dbgpts_operation_name_and_a_request_without_header_starts_a_trace() {
+    let (app, container, memory) = traced();
+    call(
+        &app,
+        "DELETE",
+        "/api/controller/models?model_name=m&host=h&port=1",
+        None,
+        &[],
+    )
+    .await;
+    container.flush().unwrap();
+    let spans = memory.spans();
+    let request = ended(&spans, "DB-GPT-ModelController");
+    let deregister = ended(&spans, "dbgpt.model.controller.deregister_instance");
+    assert_eq!((request.len(), deregister.len()), (1, 1));
+    assert_eq!(request[0].parent_span_id, None);
+    assert_eq!(
+        deregister[0].metadata.as_ref().unwrap()["remove_from_registry"],
+        false
+    );
+}
+
+#[tokio::test]
+async fn heartbeat_and_health_are_not_traced_but_other_requests_are() {
+    let (app, container, memory) = traced();
+    call(
+        &app,
+        "POST",
+        "/api/controller/heartbeat",
+        Some(&instance_body("m", "h", 1)),
+        &[],
+    )
+    .await;
+    call(&app, "GET", "/api/health", None, &[]).await;
+    container.flush().unwrap();
+    assert!(memory.is_empty(), "{:?}", memory.spans());
+    call(
+        &app,
+        "GET",
+        "/api/controller/models",
+        None,
+        &[("DB-GPT-Trace-Span-Id", "garbage")],
+    )
+    .await;
+    call(&app, "GET", "/v1/models", None, &[]).await;
+    container.flush().unwrap();
+    let spans = memory.spans();
+    assert_eq!(ended(&spans, "DB-GPT-ModelController").len(), 2);
+    assert!(
+        spans.iter().all(|s| s.parent_span_id.is_none()),
+        "an invalid header starts a new trace"
+    );
+}
+
+#[tokio::test]
+async fn metrics_report_spans_written() {
+    let (app, container, _memory) = traced();
+    call(&app, "GET", "/api/controller/models", None, &[]).await;
+    container.flush().unwrap();
+    let metrics = call(&app, "GET", "/metrics", None, &[]).await;
+    assert!(
+        metrics.text.contains("registry_spans_written_total 2"),
+        "{}",
+        metrics.text
+    );
+}
