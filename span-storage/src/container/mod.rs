@@ -8,13 +8,16 @@
 //! bit is set no new append starts, and the flush thread drains until every append that did
 //! start has landed in the channel.
 
+mod worker;
+
+use worker::Worker;
+
 use crate::{Span, SpanStorage, SpanStorageError};
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError, select};
-use std::panic::{AssertUnwindSafe, catch_unwind};
+use crossbeam_channel::{RecvTimeoutError, Sender, TrySendError};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// What [`SpanStorageContainer::append`] does when the queue is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -58,28 +61,27 @@ impl Default for ContainerConfig {
 }
 
 /// The most spans handed to the storages in one call, however small `batch_size` is.
-const MAX_DRAIN: usize = 4096;
+pub(crate) const MAX_DRAIN: usize = 4096;
 /// The "closed" bit of [`Shared::state`]; the other bits count appends in progress.
-const CLOSED: usize = 1 << (usize::BITS - 1);
+pub(crate) const CLOSED: usize = 1 << (usize::BITS - 1);
 /// The name of the flush thread.
 const THREAD_NAME: &str = "span-storage-flush";
 
-thread_local! {
-    /// Set on the flush thread, where blocking on our own full queue would deadlock.
-    static ON_FLUSH_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-enum Control {
+pub(crate) enum Control {
+    /// Write everything queued, then answer.
     Flush(Sender<()>),
+    /// Write everything queued and every append in progress, answer, and end the thread.
     Shutdown(Sender<()>),
 }
 
+/// What the container and its flush thread share.
 #[derive(Default)]
-struct Shared {
-    state: AtomicUsize,
-    dropped: AtomicU64,
-    written: AtomicU64,
-    failed: AtomicU64,
+pub(crate) struct Shared {
+    /// The [`CLOSED`] bit and the number of appends in progress.
+    pub(crate) state: AtomicUsize,
+    pub(crate) dropped: AtomicU64,
+    pub(crate) written: AtomicU64,
+    pub(crate) failed: AtomicU64,
 }
 
 /// A bounded, batched span queue in front of one or more [`SpanStorage`]s.
@@ -151,7 +153,7 @@ impl SpanStorageContainer {
             match self.policy {
                 // A storage that appends spans (say, it is traced itself) runs on the flush thread,
                 // which is the only one emptying the queue: it must never wait for room.
-                FullPolicy::Block if !ON_FLUSH_THREAD.with(|f| f.get()) => {
+                FullPolicy::Block if !worker::ON_FLUSH_THREAD.with(|f| f.get()) => {
                     self.data.send(span).is_ok()
                 }
                 FullPolicy::Block => self.data.try_send(span).is_ok(),
@@ -266,156 +268,5 @@ impl Drop for SpanStorageContainer {
         if let Err(e) = self.shutdown(self.drop_timeout) {
             tracing::warn!(error = %e, "span container: final flush on drop failed");
         }
-    }
-}
-
-/// The flush thread's state.
-struct Worker {
-    data: Receiver<Span>,
-    control: Receiver<Control>,
-    storages: Vec<Arc<dyn SpanStorage>>,
-    shared: Arc<Shared>,
-    batch_size: usize,
-    max_batch: usize,
-    flush_interval: Duration,
-    batch: Vec<Span>,
-}
-
-impl Worker {
-    fn run(mut self) {
-        ON_FLUSH_THREAD.with(|f| f.set(true));
-        // When the pending spans must be written at the latest; `None` while nothing is pending.
-        let mut deadline: Option<Instant> = None;
-        loop {
-            let (span, control, tick) = match deadline {
-                Some(at) => select! {
-                    recv(self.control) -> m => (None, Some(m), false),
-                    recv(self.data) -> m => (Some(m), None, false),
-                    default(at.saturating_duration_since(Instant::now())) => (None, None, true),
-                },
-                None => select! {
-                    recv(self.control) -> m => (None, Some(m), false),
-                    recv(self.data) -> m => (Some(m), None, false),
-                },
-            };
-            if tick {
-                self.write();
-                deadline = None;
-                continue;
-            }
-            if let Some(control) = control {
-                match control {
-                    Ok(Control::Flush(reply)) => {
-                        // Everything appended before the request is in the channel now.
-                        let queued = self.data.len();
-                        for _ in 0..queued {
-                            match self.data.try_recv() {
-                                Ok(span) => self.push(span),
-                                Err(_) => break,
-                            }
-                        }
-                        self.write();
-                        deadline = None;
-                        let _ = reply.send(());
-                    }
-                    Ok(Control::Shutdown(reply)) => {
-                        self.drain_for_shutdown();
-                        let _ = reply.send(());
-                        return;
-                    }
-                    Err(_) => {
-                        // The container is gone without a shutdown request: nothing more can
-                        // arrive once the appends in progress land.
-                        self.drain_for_shutdown();
-                        return;
-                    }
-                }
-                continue;
-            }
-            match span {
-                Some(Ok(span)) => {
-                    if self.batch.is_empty() {
-                        deadline = Some(Instant::now() + self.flush_interval);
-                    }
-                    self.batch.push(span);
-                    // Take what is already queued without going back to `select!`.
-                    while self.batch.len() < self.batch_size {
-                        match self.data.try_recv() {
-                            Ok(span) => self.batch.push(span),
-                            Err(_) => break,
-                        }
-                    }
-                    if self.batch.len() >= self.batch_size {
-                        while self.batch.len() < self.max_batch {
-                            match self.data.try_recv() {
-                                Ok(span) => self.batch.push(span),
-                                Err(_) => break,
-                            }
-                        }
-                        self.write();
-                        deadline = None;
-                    }
-                }
-                Some(Err(_)) | None => {
-                    self.drain_for_shutdown();
-                    return;
-                }
-            }
-        }
-    }
-
-    fn push(&mut self, span: Span) {
-        self.batch.push(span);
-        if self.batch.len() >= self.max_batch {
-            self.write();
-        }
-    }
-
-    /// Takes everything, including spans from appends still in progress, then writes it.
-    fn drain_for_shutdown(&mut self) {
-        self.shared.state.fetch_or(CLOSED, Ordering::AcqRel);
-        loop {
-            while let Ok(span) = self.data.try_recv() {
-                self.push(span);
-            }
-            if self.shared.state.load(Ordering::Acquire) & !CLOSED == 0 && self.data.is_empty() {
-                break;
-            }
-            // An append that passed the closed check is about to send (or is blocked on a full
-            // queue, which the loop above empties).
-            std::thread::yield_now();
-        }
-        self.write();
-    }
-
-    /// Hands the batch to every storage; a failure of one is logged and counted.
-    fn write(&mut self) {
-        if self.batch.is_empty() {
-            return;
-        }
-        for storage in &self.storages {
-            let result = catch_unwind(AssertUnwindSafe(|| storage.append_spans(&self.batch)));
-            let error = match result {
-                Ok(Ok(())) => continue,
-                Ok(Err(e)) => e,
-                Err(panic) => SpanStorageError::Panicked(panic_message(&panic)),
-            };
-            self.shared.failed.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(error = %error, spans = self.batch.len(), "a span storage failed; the other storages still got the batch");
-        }
-        self.shared
-            .written
-            .fetch_add(self.batch.len() as u64, Ordering::Relaxed);
-        self.batch.clear();
-    }
-}
-
-fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
-    if let Some(s) = panic.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = panic.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "unknown panic".to_owned()
     }
 }
