@@ -1,1 +1,46 @@
-//! registry-diesel (placeholder; filled by its own issue).
+//! SQL storage for the model registry on SQLite, PostgreSQL and MySQL/MariaDB, through
+//! diesel.
+//!
+//! [`DieselStorage`] implements registry-core's [`Storage`](registry_core::Storage) and
+//! [`InstanceStorage`](registry_core::InstanceStorage) over DB-GPT's own table,
+//! `dbgpt_cluster_registry_instance`, so a DB-GPT controller can share the database. Unlike
+//! DB-GPT, it never reads a row to decide how to write it: register and heartbeat are one
+//! upsert each, the expiry sweep one conditional `UPDATE`, removal one conditional `DELETE`,
+//! and a unique key on `(model_name, host, port)` makes duplicates impossible.
+//!
+//! ```
+//! # #[cfg(feature = "sqlite")] {
+//! use registry_core::{InstanceStorage, ModelInstance, Storage};
+//! use registry_diesel::{DieselStorage, PoolConfig};
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let url = format!("sqlite://{}", dir.path().join("registry.db").display());
+//! let storage = DieselStorage::connect(&url, PoolConfig::default()).unwrap();
+//! let instance = ModelInstance::new("glm-4@llm", "10.0.0.1", 8001);
+//! storage.heartbeat(&instance, chrono::Utc::now()).unwrap();
+//! let stored = storage.load(&instance.identifier().unwrap()).unwrap().unwrap();
+//! assert!(stored.healthy);
+//! # }
+//! ```
+//!
+//! The backend is chosen at run time from the URL; each is compiled in by a cargo feature
+//! (`sqlite`, the default, `postgres`, `mysql`). This crate knows nothing of HTTP.
+
+mod backend;
+mod config;
+mod entity;
+mod error;
+mod instance_storage;
+mod migrations;
+mod pool;
+mod query;
+pub mod schema;
+mod storage;
+mod time;
+
+pub use backend::{Backend, redact_url};
+pub use config::{PoolConfig, TimeSource};
+pub use entity::{IdentifierQuery, InstanceAdapter, InstanceEntity, InstanceRecord};
+pub use error::DieselError;
+pub use migrations::{revert_last_migration, run_migrations};
+pub use storage::DieselStorage;

@@ -1,0 +1,22 @@
+-- DB-GPT's unique key includes sys_code, which is always NULL, and NULLs never collide: its
+-- table can hold several rows per instance. Keep the one with the freshest heartbeat (then
+-- the newest id), fill DB-GPT's nullable flags with its defaults, and add the real key.
+DELETE FROM dbgpt_cluster_registry_instance
+WHERE id IN (
+    SELECT id FROM (
+        SELECT id, ROW_NUMBER() OVER (
+            PARTITION BY model_name, host, port
+            ORDER BY last_heartbeat IS NULL, last_heartbeat DESC, id DESC
+        ) AS freshness
+        FROM dbgpt_cluster_registry_instance
+    )
+    WHERE freshness > 1
+);
+
+UPDATE dbgpt_cluster_registry_instance SET weight = 1.0 WHERE weight IS NULL;
+UPDATE dbgpt_cluster_registry_instance SET check_healthy = 1 WHERE check_healthy IS NULL;
+UPDATE dbgpt_cluster_registry_instance SET healthy = 0 WHERE healthy IS NULL;
+UPDATE dbgpt_cluster_registry_instance SET enabled = 1 WHERE enabled IS NULL;
+
+CREATE UNIQUE INDEX uk_registry_instance_key
+    ON dbgpt_cluster_registry_instance (model_name, host, port);

@@ -1,0 +1,71 @@
+//! Pool settings and the choice of clock.
+
+use std::time::Duration;
+
+/// Whose clock stamps `last_heartbeat` and sets the expiry sweep's cutoff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TimeSource {
+    /// The database's clock, for both the heartbeat stamp and the sweep's cutoff.
+    ///
+    /// Every registry server sharing the database then measures staleness on one clock, so a
+    /// server whose clock runs minutes ahead cannot expire instances that another server just
+    /// refreshed. The `now` the registry passes in is ignored.
+    #[default]
+    Database,
+    /// The `now` the caller passes in (the registry's clock). For tests and simulations that
+    /// inject a clock; with several servers, their clocks must agree.
+    Caller,
+}
+
+/// How the connection pool behaves.
+///
+/// ```
+/// use std::time::Duration;
+/// use registry_diesel::{PoolConfig, TimeSource};
+///
+/// let config = PoolConfig { max_size: 4, ..PoolConfig::default() };
+/// assert_eq!(config.time_source, TimeSource::Database);
+/// assert_eq!(config.connection_timeout, Duration::from_secs(5));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolConfig {
+    /// The most connections the pool holds. An in-memory SQLite database always gets exactly
+    /// one, because every SQLite connection to `:memory:` opens a database of its own.
+    pub max_size: u32,
+    /// How long to wait for a connection, from the pool or from the server, before failing
+    /// with an "unavailable" error. On SQLite it is also the busy timeout: how long a writer
+    /// waits for another to finish.
+    pub connection_timeout: Duration,
+    /// Whose clock stamps heartbeats and sets the expiry cutoff.
+    pub time_source: TimeSource,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        Self {
+            max_size: 8,
+            connection_timeout: Duration::from_secs(5),
+            time_source: TimeSource::Database,
+        }
+    }
+}
+
+impl PoolConfig {
+    /// Sets the pool size.
+    pub fn with_max_size(mut self, max_size: u32) -> Self {
+        self.max_size = max_size;
+        self
+    }
+
+    /// Sets the connection timeout.
+    pub fn with_connection_timeout(mut self, timeout: Duration) -> Self {
+        self.connection_timeout = timeout;
+        self
+    }
+
+    /// Sets the time source.
+    pub fn with_time_source(mut self, time_source: TimeSource) -> Self {
+        self.time_source = time_source;
+        self
+    }
+}

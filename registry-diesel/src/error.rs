@@ -1,0 +1,213 @@
+//! This crate's error, and how it and diesel's errors become registry-core's [`StorageError`].
+//!
+//! Policy: what the registry can act on is the kind. "The database is unreachable or timed
+//! out" becomes [`StorageError::Unavailable`], the one retryable kind; constraint and data
+//! errors become [`StorageError::Data`]; anything else [`StorageError::Backend`]. No message
+//! this crate builds contains a connection URL's password.
+
+use diesel::result::{DatabaseErrorKind, Error as QueryError};
+use registry_core::StorageError;
+use thiserror::Error;
+
+use crate::backend::Backend;
+
+/// Why connecting, migrating or querying failed.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum DieselError {
+    /// The URL's scheme names no backend this crate knows.
+    #[error(
+        "unsupported database URL `{url}`: use sqlite://PATH or a file path, postgres:// or postgresql://, or mysql://"
+    )]
+    UnsupportedUrl {
+        /// The URL, password redacted.
+        url: String,
+    },
+    /// The URL names a backend this build does not include.
+    #[error(
+        "the {backend} backend is not compiled in: enable the `{feature}` feature of registry-diesel",
+        feature = backend.feature()
+    )]
+    BackendNotCompiled {
+        /// The backend the URL names.
+        backend: Backend,
+    },
+    /// No connection could be made within the connection timeout. Retrying later may succeed.
+    #[error("database `{url}` is unreachable or timed out: {reason}")]
+    Unavailable {
+        /// The URL, password redacted.
+        url: String,
+        /// What the driver said, password removed.
+        reason: String,
+    },
+    /// A migration failed.
+    #[error("migrations on `{url}` failed: {reason}")]
+    Migration {
+        /// The URL, password redacted.
+        url: String,
+        /// What failed, password removed.
+        reason: String,
+    },
+    /// A statement failed.
+    #[error("query failed: {0}")]
+    Query(#[from] QueryError),
+    /// A stored row cannot be an instance (a DB-GPT row with a port out of range, say).
+    #[error("stored row is invalid: {0}")]
+    InvalidRow(String),
+}
+
+impl DieselError {
+    /// Whether retrying later may succeed: the database was unreachable, timed out, or lost a
+    /// race it reported as retryable.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Unavailable { .. } => true,
+            Self::Query(error) => is_unavailable(error),
+            _ => false,
+        }
+    }
+}
+
+impl From<DieselError> for StorageError {
+    fn from(error: DieselError) -> Self {
+        match error {
+            DieselError::Query(error) => query_error(&error, error.to_string()),
+            DieselError::Unavailable { .. } => Self::Unavailable(error.to_string()),
+            DieselError::InvalidRow(_) => Self::Data(error.to_string()),
+            DieselError::UnsupportedUrl { .. }
+            | DieselError::BackendNotCompiled { .. }
+            | DieselError::Migration { .. } => Self::Backend(error.to_string()),
+        }
+    }
+}
+
+/// The storage error for a failed statement; `message` is the error's text, already scrubbed.
+pub(crate) fn query_error(error: &QueryError, message: String) -> StorageError {
+    if is_unavailable(error) {
+        return StorageError::Unavailable(message);
+    }
+    match error {
+        QueryError::DatabaseError(
+            DatabaseErrorKind::UniqueViolation
+            | DatabaseErrorKind::ForeignKeyViolation
+            | DatabaseErrorKind::NotNullViolation
+            | DatabaseErrorKind::CheckViolation,
+            _,
+        )
+        | QueryError::SerializationError(_)
+        | QueryError::DeserializationError(_)
+        | QueryError::InvalidCString(_) => StorageError::Data(message),
+        _ => StorageError::Backend(message),
+    }
+}
+
+/// Driver messages that mean "unreachable or timed out". Not every driver gives these a kind
+/// of their own (MySQL's "server has gone away", SQLite's "database is locked" after the busy
+/// timeout), so their text is the only sign.
+const UNAVAILABLE_MESSAGES: &[&str] = &[
+    "database is locked",
+    "database table is locked",
+    "server has gone away",
+    "lost connection",
+    "can't connect",
+    "connection refused",
+    "connection reset",
+    "broken pipe",
+    "terminating connection",
+    "server closed the connection",
+    "no connection to the server",
+    "could not connect",
+    "timed out",
+    "timeout",
+    "too many connections",
+    "the database system is",
+    "read-only",
+];
+
+/// Whether a failed statement means the database is unreachable, timed out or asked for a
+/// retry (deadlock, serialization failure).
+pub(crate) fn is_unavailable(error: &QueryError) -> bool {
+    match error {
+        QueryError::DatabaseError(kind, info) => match kind {
+            DatabaseErrorKind::ClosedConnection
+            | DatabaseErrorKind::UnableToSendCommand
+            | DatabaseErrorKind::SerializationFailure
+            | DatabaseErrorKind::ReadOnlyTransaction => true,
+            _ => {
+                let message = info.message().to_ascii_lowercase();
+                UNAVAILABLE_MESSAGES.iter().any(|m| message.contains(m))
+            }
+        },
+        QueryError::BrokenTransactionManager => true,
+        _ => false,
+    }
+}
+
+/// Whether the connection that produced `error` should be dropped rather than reused.
+pub(crate) fn is_connection_lost(error: &QueryError) -> bool {
+    match error {
+        QueryError::DatabaseError(
+            DatabaseErrorKind::SerializationFailure | DatabaseErrorKind::ReadOnlyTransaction,
+            _,
+        ) => false,
+        QueryError::DatabaseError(_, info)
+            if info.message().to_ascii_lowercase().contains("locked") =>
+        {
+            false
+        }
+        _ => is_unavailable(error),
+    }
+}
+
+/// Whether the same statement may simply be run again: a deadlock or serialization failure,
+/// which the database resolved by aborting this statement.
+pub(crate) fn is_retryable_conflict(error: &QueryError) -> bool {
+    matches!(
+        error,
+        QueryError::DatabaseError(DatabaseErrorKind::SerializationFailure, _)
+    ) || matches!(error, QueryError::DatabaseError(_, info)
+        if info.message().to_ascii_lowercase().contains("deadlock"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db_error(kind: DatabaseErrorKind, message: &str) -> QueryError {
+        QueryError::DatabaseError(kind, Box::new(message.to_owned()))
+    }
+
+    #[test]
+    fn kinds_map_to_storage_errors() {
+        let unique = db_error(DatabaseErrorKind::UniqueViolation, "duplicate key");
+        assert!(matches!(
+            query_error(&unique, String::new()),
+            StorageError::Data(_)
+        ));
+        let closed = db_error(DatabaseErrorKind::ClosedConnection, "closed");
+        assert!(query_error(&closed, String::new()).is_retryable());
+        let gone = db_error(DatabaseErrorKind::Unknown, "MySQL server has gone away");
+        assert!(query_error(&gone, String::new()).is_retryable());
+        assert!(is_connection_lost(&gone));
+        let locked = db_error(DatabaseErrorKind::Unknown, "database is locked");
+        assert!(query_error(&locked, String::new()).is_retryable());
+        assert!(!is_connection_lost(&locked));
+        let deadlock = db_error(DatabaseErrorKind::SerializationFailure, "Deadlock found");
+        assert!(is_retryable_conflict(&deadlock));
+        let syntax = db_error(DatabaseErrorKind::Unknown, "syntax error");
+        assert!(matches!(
+            query_error(&syntax, String::new()),
+            StorageError::Backend(_)
+        ));
+    }
+
+    #[test]
+    fn unavailable_converts_to_the_retryable_kind() {
+        let error = DieselError::Unavailable {
+            url: "postgres://u:***@h/db".to_owned(),
+            reason: "connection refused".to_owned(),
+        };
+        assert!(error.is_retryable());
+        assert!(StorageError::from(error).is_retryable());
+    }
+}

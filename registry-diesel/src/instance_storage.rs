@@ -1,0 +1,171 @@
+//! The registry's hot paths, each one statement: register and heartbeat are upserts keyed on
+//! `(model_name, host, port)`, the expiry sweep is one conditional `UPDATE`, removal one
+//! conditional `DELETE`. None reads a row before writing it, so concurrent calls can neither
+//! make duplicate rows nor overwrite each other's heartbeats.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use registry_core::{InstanceStorage, ModelInstance, ModelInstanceIdentifier, StorageError};
+
+use crate::entity::{InstanceAdapter, InstanceRecord};
+use crate::pool::dispatch;
+use crate::schema::dbgpt_cluster_registry_instance as t;
+use crate::storage::DieselStorage;
+use crate::time::{Cutoff, Now};
+
+/// The conflict target of an upsert: the unique key on SQLite and PostgreSQL
+/// (`ON CONFLICT (model_name, host, port)`), any unique key on MySQL (`ON DUPLICATE KEY`).
+trait UpsertTarget {
+    type Target;
+    fn target() -> Self::Target;
+}
+
+#[cfg(feature = "sqlite")]
+impl UpsertTarget for diesel::SqliteConnection {
+    type Target = (t::model_name, t::host, t::port);
+    fn target() -> Self::Target {
+        (t::model_name, t::host, t::port)
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl UpsertTarget for diesel::PgConnection {
+    type Target = (t::model_name, t::host, t::port);
+    fn target() -> Self::Target {
+        (t::model_name, t::host, t::port)
+    }
+}
+
+#[cfg(feature = "mysql")]
+impl UpsertTarget for diesel::MysqlConnection {
+    type Target = diesel::dsl::DuplicatedKeys;
+    fn target() -> Self::Target {
+        diesel::dsl::DuplicatedKeys
+    }
+}
+
+fn key_of<C: UpsertTarget>(_: &C) -> C::Target {
+    C::target()
+}
+
+/// The columns of an instance that a register or heartbeat inserts: healthy, beating now.
+macro_rules! new_instance {
+    ($instance:expr, $now:expr) => {
+        (
+            t::model_name.eq($instance.model_name.as_str()),
+            t::host.eq($instance.host.as_str()),
+            t::port.eq(i32::from($instance.port)),
+            t::weight.eq($instance.weight),
+            t::check_healthy.eq($instance.check_healthy),
+            t::healthy.eq(true),
+            t::enabled.eq($instance.enabled),
+            t::prompt_template.eq($instance.prompt_template.as_deref()),
+            t::last_heartbeat.eq($now),
+            t::gmt_created.eq($now),
+            t::gmt_modified.eq($now),
+        )
+    };
+}
+
+/// `save_or_update`: one upsert that writes every column of the record.
+pub(crate) fn upsert_record(
+    storage: &DieselStorage,
+    record: &InstanceRecord<'_>,
+) -> Result<(), StorageError> {
+    let now = Now::Database;
+    storage
+        .run(|conn| {
+            dispatch!(conn, c => diesel::insert_into(t::table)
+                .values((record, t::gmt_created.eq(now), t::gmt_modified.eq(now)))
+                .on_conflict(key_of(&*c))
+                .do_update()
+                .set((record, t::gmt_modified.eq(now)))
+                .execute(c))
+        })
+        .map(drop)
+}
+
+fn count(rows: usize) -> u64 {
+    u64::try_from(rows).unwrap_or(u64::MAX)
+}
+
+impl InstanceStorage for DieselStorage {
+    fn register(&self, instance: &ModelInstance, now: DateTime<Utc>) -> Result<(), StorageError> {
+        let now = self.now(now);
+        self.run(|conn| {
+            dispatch!(conn, c => diesel::insert_into(t::table)
+                .values(new_instance!(instance, now))
+                .on_conflict(key_of(&*c))
+                .do_update()
+                .set((
+                    t::weight.eq(instance.weight),
+                    t::prompt_template.eq(instance.prompt_template.as_deref()),
+                    t::healthy.eq(true),
+                    t::last_heartbeat.eq(now),
+                    t::gmt_modified.eq(now),
+                ))
+                .execute(c))
+        })
+        .map(drop)
+    }
+
+    fn heartbeat(&self, instance: &ModelInstance, now: DateTime<Utc>) -> Result<(), StorageError> {
+        let now = self.now(now);
+        self.run(|conn| {
+            dispatch!(conn, c => diesel::insert_into(t::table)
+                .values(new_instance!(instance, now))
+                .on_conflict(key_of(&*c))
+                .do_update()
+                .set((
+                    t::healthy.eq(true),
+                    t::last_heartbeat.eq(now),
+                    t::gmt_modified.eq(now),
+                ))
+                .execute(c))
+        })
+        .map(drop)
+    }
+
+    fn deregister(&self, id: &ModelInstanceIdentifier, remove: bool) -> Result<(), StorageError> {
+        let key = InstanceAdapter::query_for_identifier(id);
+        let now = Now::Database;
+        self.run(|conn| {
+            if remove {
+                dispatch!(conn, c => diesel::delete(t::table).filter(key).execute(c))
+            } else {
+                dispatch!(conn, c => diesel::update(t::table)
+                    .filter(key)
+                    .set((t::healthy.eq(false), t::gmt_modified.eq(now)))
+                    .execute(c))
+            }
+        })
+        .map(drop)
+    }
+
+    fn expire_stale(&self, timeout: Duration, now: DateTime<Utc>) -> Result<u64, StorageError> {
+        let cutoff = Cutoff::new(self.time_source(), timeout, now);
+        let now = self.now(now);
+        self.run(|conn| {
+            dispatch!(conn, c => diesel::update(t::table)
+                .filter(t::check_healthy.eq(true))
+                .filter(t::healthy.eq(true))
+                .filter(t::last_heartbeat.is_null().or(t::last_heartbeat.lt(cutoff.clone())))
+                .set((t::healthy.eq(false), t::gmt_modified.eq(now)))
+                .execute(c))
+        })
+        .map(count)
+    }
+
+    fn remove_stale(&self, timeout: Duration, now: DateTime<Utc>) -> Result<u64, StorageError> {
+        let cutoff = Cutoff::new(self.time_source(), timeout, now);
+        self.run(|conn| {
+            dispatch!(conn, c => diesel::delete(t::table)
+                .filter(t::check_healthy.eq(true))
+                .filter(t::last_heartbeat.is_null().or(t::last_heartbeat.lt(cutoff.clone())))
+                .execute(c))
+        })
+        .map(count)
+    }
+}

@@ -1,0 +1,128 @@
+//! Embedded migrations, one set per backend, and running them.
+//!
+//! The first migration creates DB-GPT's table unless it exists; the second merges duplicate
+//! rows and adds the unique key on `(model_name, host, port)`. Both work on a table DB-GPT
+//! made, which is how an existing DB-GPT deployment is adopted. On PostgreSQL and MySQL an
+//! advisory lock keeps two registry servers starting together from migrating at once.
+
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+use diesel::connection::SimpleConnection;
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::backend::{redact_url, scrub};
+use crate::config::PoolConfig;
+use crate::error::DieselError;
+use crate::pool::{self, DbConn};
+
+#[cfg(feature = "sqlite")]
+const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+#[cfg(feature = "postgres")]
+const POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgresql");
+#[cfg(feature = "mysql")]
+const MYSQL: EmbeddedMigrations = embed_migrations!("migrations/mysql");
+
+type MigrationResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+/// Holds a database-wide lock while `op` runs.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+fn locked<C: SimpleConnection, T>(
+    conn: &mut C,
+    lock: &str,
+    unlock: &str,
+    op: impl FnOnce(&mut C) -> MigrationResult<T>,
+) -> MigrationResult<T> {
+    conn.batch_execute(lock)?;
+    let result = op(conn);
+    let released = conn.batch_execute(unlock);
+    let value = result?;
+    released?;
+    Ok(value)
+}
+
+/// Runs `$body` with `$c` the backend's connection and `$m` its migrations, under the lock.
+macro_rules! with_harness {
+    ($conn:expr, |$c:ident, $m:ident| $body:expr) => {
+        match $conn {
+            #[cfg(feature = "sqlite")]
+            DbConn::Sqlite($c) => {
+                let $m = SQLITE;
+                $body
+            }
+            #[cfg(feature = "postgres")]
+            DbConn::Postgres(conn) => locked(
+                conn,
+                "SELECT pg_advisory_lock(7264591203)",
+                "SELECT pg_advisory_unlock(7264591203)",
+                |$c| {
+                    let $m = POSTGRES;
+                    $body
+                },
+            ),
+            #[cfg(feature = "mysql")]
+            DbConn::Mysql(conn) => locked(
+                conn,
+                "DO GET_LOCK('registry_diesel_migrations', 60)",
+                "DO RELEASE_LOCK('registry_diesel_migrations')",
+                |$c| {
+                    let $m = MYSQL;
+                    $body
+                },
+            ),
+        }
+    };
+}
+
+/// Applies every pending migration; returns the versions applied.
+pub(crate) fn run_pending(conn: &mut DbConn) -> MigrationResult<Vec<String>> {
+    with_harness!(conn, |c, migrations| {
+        let applied = c.run_pending_migrations(migrations)?;
+        Ok(applied.iter().map(ToString::to_string).collect())
+    })
+}
+
+fn revert_last(conn: &mut DbConn) -> MigrationResult<Option<String>> {
+    with_harness!(conn, |c, migrations| {
+        if c.applied_migrations()?.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(c.revert_last_migration(migrations)?.to_string()))
+    })
+}
+
+fn with_connection<T>(
+    url: &str,
+    op: impl FnOnce(&mut DbConn) -> MigrationResult<T>,
+) -> Result<T, DieselError> {
+    let (pool, _) = pool::build(url, &PoolConfig::default().with_max_size(1))?;
+    let mut conn = pool.get().map_err(|error| DieselError::Unavailable {
+        url: redact_url(url),
+        reason: scrub(&error.to_string(), url),
+    })?;
+    op(&mut conn.db).map_err(|error| DieselError::Migration {
+        url: redact_url(url),
+        reason: scrub(&error.to_string(), url),
+    })
+}
+
+/// Applies every pending migration to the database at `url`; returns the versions applied.
+///
+/// [`DieselStorage::connect`](crate::DieselStorage::connect) does this itself; this is for
+/// running them on their own, ahead of a deployment.
+///
+/// ```
+/// # #[cfg(feature = "sqlite")] {
+/// let dir = tempfile::tempdir().unwrap();
+/// let url = format!("sqlite://{}", dir.path().join("registry.db").display());
+/// assert_eq!(registry_diesel::run_migrations(&url).unwrap().len(), 2);
+/// assert!(registry_diesel::run_migrations(&url).unwrap().is_empty());
+/// # }
+/// ```
+pub fn run_migrations(url: &str) -> Result<Vec<String>, DieselError> {
+    with_connection(url, run_pending)
+}
+
+/// Reverts the most recently applied migration; returns its version, or `None` if none is
+/// applied. Reverting the first migration drops the registry table, whoever created it.
+pub fn revert_last_migration(url: &str) -> Result<Option<String>, DieselError> {
+    with_connection(url, revert_last)
+}

@@ -1,0 +1,189 @@
+//! Connections and their pool.
+//!
+//! One connection type per compiled backend, in one enum; [`dispatch!`] expands a block once
+//! per backend, so every statement is type-checked against each dialect. (diesel 2.2's
+//! `MultiConnection` derive cannot leave out variants whose feature is off, which optional
+//! backends need.) The backend is chosen from the URL's scheme, never by trying each driver:
+//! SQLite would accept any string as a file name.
+
+use std::fmt;
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, ConnectionError};
+use r2d2::ManageConnection;
+
+use crate::backend::{Backend, is_sqlite_memory, redact_url, scrub};
+use crate::config::PoolConfig;
+use crate::error::DieselError;
+
+#[cfg(not(any(feature = "sqlite", feature = "postgres", feature = "mysql")))]
+compile_error!("registry-diesel needs at least one of the features `sqlite`, `postgres`, `mysql`");
+
+/// A connection to one of the compiled backends.
+pub(crate) enum DbConn {
+    #[cfg(feature = "sqlite")]
+    Sqlite(diesel::SqliteConnection),
+    #[cfg(feature = "postgres")]
+    Postgres(diesel::PgConnection),
+    #[cfg(feature = "mysql")]
+    Mysql(diesel::MysqlConnection),
+}
+
+/// Runs `$body` with `$c` bound to the backend's own connection type.
+macro_rules! dispatch {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            #[cfg(feature = "sqlite")]
+            $crate::pool::DbConn::Sqlite($c) => $body,
+            #[cfg(feature = "postgres")]
+            $crate::pool::DbConn::Postgres($c) => $body,
+            #[cfg(feature = "mysql")]
+            $crate::pool::DbConn::Mysql($c) => $body,
+        }
+    };
+}
+pub(crate) use dispatch;
+
+/// A pooled connection, and whether it was found broken (then the pool drops it).
+pub(crate) struct PooledConn {
+    pub(crate) db: DbConn,
+    pub(crate) broken: bool,
+}
+
+/// SQLite settings applied to every new connection, after the busy timeout.
+///
+/// WAL lets readers go on while one writer writes. `synchronous = NORMAL` syncs the WAL at
+/// checkpoints rather than at every commit: a power cut may lose the last commits but never
+/// corrupts the database. That is the right trade for a registry, whose rows are soft state
+/// that every worker re-sends each heartbeat interval; it is what makes a heartbeat cost
+/// microseconds instead of a disk flush.
+#[cfg(feature = "sqlite")]
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;";
+
+/// PostgreSQL session settings. `synchronous_commit = off` is the same trade as SQLite's
+/// `synchronous = NORMAL`, for this session's writes only: a crash may lose the last few
+/// hundred milliseconds of heartbeats, which workers re-send anyway; nothing is corrupted.
+#[cfg(feature = "postgres")]
+const POSTGRES_SETTINGS: &str = "SET TIME ZONE 'UTC'; SET synchronous_commit TO off;";
+
+/// MySQL session settings. READ COMMITTED takes no gap locks, which keeps concurrent upserts of
+/// new keys from deadlocking one another. (diesel already sets the session time zone to UTC.)
+#[cfg(feature = "mysql")]
+const MYSQL_SETTINGS: &str = "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED;";
+
+/// Opens connections of one backend to one URL.
+pub(crate) struct Manager {
+    backend: Backend,
+    url: String,
+    busy_timeout: Duration,
+}
+
+impl fmt::Debug for Manager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Manager")
+            .field("backend", &self.backend)
+            .field("url", &redact_url(&self.url))
+            .finish_non_exhaustive()
+    }
+}
+
+fn setup_error(error: diesel::result::Error) -> ConnectionError {
+    ConnectionError::CouldntSetupConfiguration(error)
+}
+
+impl ManageConnection for Manager {
+    type Connection = PooledConn;
+    type Error = ConnectionError;
+
+    fn connect(&self) -> Result<PooledConn, ConnectionError> {
+        let db = match self.backend {
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite => {
+                let mut conn = diesel::SqliteConnection::establish(&self.url)?;
+                let busy = format!("PRAGMA busy_timeout = {};", self.busy_timeout.as_millis());
+                conn.batch_execute(&busy).map_err(setup_error)?;
+                conn.batch_execute(SQLITE_PRAGMAS).map_err(setup_error)?;
+                DbConn::Sqlite(conn)
+            }
+            #[cfg(feature = "postgres")]
+            Backend::Postgres => {
+                let mut conn = diesel::PgConnection::establish(&self.url)?;
+                conn.batch_execute(POSTGRES_SETTINGS).map_err(setup_error)?;
+                DbConn::Postgres(conn)
+            }
+            #[cfg(feature = "mysql")]
+            Backend::Mysql => {
+                let mut conn = diesel::MysqlConnection::establish(&self.url)?;
+                conn.batch_execute(MYSQL_SETTINGS).map_err(setup_error)?;
+                DbConn::Mysql(conn)
+            }
+            #[allow(unreachable_patterns)]
+            backend => {
+                return Err(ConnectionError::BadConnection(
+                    DieselError::BackendNotCompiled { backend }.to_string(),
+                ));
+            }
+        };
+        Ok(PooledConn { db, broken: false })
+    }
+
+    fn is_valid(&self, conn: &mut PooledConn) -> Result<(), ConnectionError> {
+        dispatch!(&mut conn.db, c => c.batch_execute("SELECT 1")).map_err(setup_error)
+    }
+
+    fn has_broken(&self, conn: &mut PooledConn) -> bool {
+        conn.broken
+    }
+}
+
+/// Logs connection failures the pool sees in the background, password removed.
+#[derive(Debug)]
+struct RedactingErrorHandler {
+    url: String,
+}
+
+impl r2d2::HandleError<ConnectionError> for RedactingErrorHandler {
+    fn handle_error(&self, error: ConnectionError) {
+        tracing::warn!(
+            url = %redact_url(&self.url),
+            error = %scrub(&error.to_string(), &self.url),
+            "database connection failed"
+        );
+    }
+}
+
+pub(crate) type Pool = r2d2::Pool<Manager>;
+
+/// Builds a pool and waits (at most the connection timeout) for its first connection, so
+/// that an unreachable database is an error now rather than at the first call.
+pub(crate) fn build(url: &str, config: &PoolConfig) -> Result<(Pool, Backend), DieselError> {
+    let backend = Backend::compiled_from_url(url)?;
+    let manager = Manager {
+        backend,
+        url: url.to_owned(),
+        busy_timeout: config.connection_timeout,
+    };
+    let memory = backend == Backend::Sqlite && is_sqlite_memory(url);
+    let mut builder = r2d2::Pool::builder()
+        .max_size(if memory { 1 } else { config.max_size.max(1) })
+        .min_idle(Some(1))
+        .connection_timeout(config.connection_timeout)
+        // Checking every connection out with a round trip would halve throughput; a
+        // connection that fails is marked broken instead and the pool replaces it.
+        .test_on_check_out(false)
+        .error_handler(Box::new(RedactingErrorHandler {
+            url: url.to_owned(),
+        }));
+    if memory {
+        // Closing the only connection would throw the whole in-memory database away.
+        builder = builder.idle_timeout(None).max_lifetime(None);
+    }
+    let pool = builder
+        .build(manager)
+        .map_err(|error| DieselError::Unavailable {
+            url: redact_url(url),
+            reason: scrub(&error.to_string(), url),
+        })?;
+    Ok((pool, backend))
+}

@@ -1,0 +1,250 @@
+//! [`DieselStorage`]: the pool, and registry-core's generic [`Storage`] over the table.
+
+use std::fmt;
+
+use chrono::Utc;
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as QueryError};
+use registry_core::{ModelInstance, ModelInstanceIdentifier, QuerySpec, Storage, StorageError};
+
+use crate::backend::{Backend, redact_url, scrub};
+use crate::config::{PoolConfig, TimeSource};
+use crate::entity::{InstanceAdapter, InstanceEntity};
+use crate::error::{DieselError, is_connection_lost, is_retryable_conflict, query_error};
+use crate::migrations;
+use crate::pool::{self, DbConn, Pool, dispatch};
+use crate::query::{apply_conditions, conditions, window};
+use crate::schema::dbgpt_cluster_registry_instance as t;
+use crate::time::Now;
+
+/// How often a statement that lost a deadlock or serialization race is run again. Every
+/// statement here is a single atomic statement, so running it again is always safe.
+const CONFLICT_RETRIES: u32 = 5;
+
+/// The registry's SQL storage: a connection pool over one database.
+///
+/// Cheap to share behind an `Arc`; every method takes a pooled connection for one statement.
+pub struct DieselStorage {
+    pool: Pool,
+    backend: Backend,
+    time_source: TimeSource,
+    url: String,
+}
+
+impl fmt::Debug for DieselStorage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DieselStorage")
+            .field("backend", &self.backend)
+            .field("time_source", &self.time_source)
+            .field("url", &redact_url(&self.url))
+            .finish_non_exhaustive()
+    }
+}
+
+impl DieselStorage {
+    /// Connects to the database at `url`, waiting at most `config.connection_timeout` for the
+    /// first connection, and applies pending migrations.
+    ///
+    /// `url` is `sqlite://PATH` or a plain file path (`:memory:` for a private in-memory
+    /// database), `postgres://…` or `postgresql://…`, or `mysql://…`.
+    pub fn connect(url: &str, config: PoolConfig) -> Result<Self, DieselError> {
+        let (pool, backend) = pool::build(url, &config)?;
+        let storage = Self {
+            pool,
+            backend,
+            time_source: config.time_source,
+            url: url.to_owned(),
+        };
+        let mut conn = storage
+            .checkout()
+            .map_err(|error| DieselError::Unavailable {
+                url: redact_url(url),
+                reason: error.to_string(),
+            })?;
+        let applied =
+            migrations::run_pending(&mut conn.db).map_err(|error| DieselError::Migration {
+                url: redact_url(url),
+                reason: scrub(&error.to_string(), url),
+            })?;
+        if !applied.is_empty() {
+            tracing::info!(url = %redact_url(url), ?applied, "applied registry migrations");
+        }
+        drop(conn);
+        Ok(storage)
+    }
+
+    /// Which backend the storage runs on.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Whose clock stamps heartbeats and sets the expiry cutoff.
+    pub fn time_source(&self) -> TimeSource {
+        self.time_source
+    }
+
+    /// The URL the storage connected to, password redacted.
+    pub fn redacted_url(&self) -> String {
+        redact_url(&self.url)
+    }
+
+    pub(crate) fn now(&self, now: chrono::DateTime<Utc>) -> Now {
+        Now::new(self.time_source, now)
+    }
+
+    fn checkout(&self) -> Result<r2d2::PooledConnection<pool::Manager>, StorageError> {
+        self.pool.get().map_err(|error| {
+            StorageError::Unavailable(format!(
+                "no connection to `{}`: {}",
+                redact_url(&self.url),
+                scrub(&error.to_string(), &self.url)
+            ))
+        })
+    }
+
+    /// Runs one statement on a pooled connection, again if it lost a deadlock; a connection
+    /// that failed as if lost is dropped from the pool.
+    pub(crate) fn run<R>(
+        &self,
+        statement: impl FnMut(&mut DbConn) -> QueryResult<R>,
+    ) -> Result<R, StorageError> {
+        self.run_mapped(statement, |_| None)
+    }
+
+    /// As [`run`](Self::run), with `special` choosing the storage error for some failures.
+    fn run_mapped<R>(
+        &self,
+        mut statement: impl FnMut(&mut DbConn) -> QueryResult<R>,
+        special: impl Fn(&QueryError) -> Option<StorageError>,
+    ) -> Result<R, StorageError> {
+        let mut conn = self.checkout()?;
+        let mut retries = 0;
+        loop {
+            match statement(&mut conn.db) {
+                Ok(value) => return Ok(value),
+                Err(error) if is_retryable_conflict(&error) && retries < CONFLICT_RETRIES => {
+                    retries += 1;
+                }
+                Err(error) => {
+                    if is_connection_lost(&error) {
+                        conn.broken = true;
+                    }
+                    return Err(special(&error).unwrap_or_else(|| self.storage_error(&error)));
+                }
+            }
+        }
+    }
+
+    pub(crate) fn storage_error(&self, error: &QueryError) -> StorageError {
+        query_error(error, scrub(&error.to_string(), &self.url))
+    }
+
+    fn entities(rows: Vec<InstanceEntity>) -> Result<Vec<ModelInstance>, StorageError> {
+        rows.into_iter()
+            .map(|row| InstanceAdapter::from_storage_format(row).map_err(StorageError::from))
+            .collect()
+    }
+}
+
+impl Storage<ModelInstance> for DieselStorage {
+    fn save(&self, item: &ModelInstance) -> Result<(), StorageError> {
+        let id = item.identifier()?;
+        let record = InstanceAdapter::to_storage_format(item);
+        let now = Now::Database;
+        self.run_mapped(
+            |conn| {
+                dispatch!(conn, c => diesel::insert_into(t::table)
+                    .values((&record, t::gmt_created.eq(now), t::gmt_modified.eq(now)))
+                    .execute(c))
+            },
+            |error| {
+                matches!(
+                    error,
+                    QueryError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)
+                )
+                .then(|| StorageError::Duplicate(id.str_identifier()))
+            },
+        )
+        .map(drop)
+    }
+
+    fn update(&self, item: &ModelInstance) -> Result<(), StorageError> {
+        let id = item.identifier()?;
+        let record = InstanceAdapter::to_storage_format(item);
+        let now = Now::Database;
+        let updated = self.run(|conn| {
+            dispatch!(conn, c => diesel::update(t::table)
+                .filter(InstanceAdapter::query_for_identifier(&id))
+                .set((&record, t::gmt_modified.eq(now)))
+                .execute(c))
+        })?;
+        if updated == 0 {
+            return Err(StorageError::NotFound(id.str_identifier()));
+        }
+        Ok(())
+    }
+
+    fn save_or_update(&self, item: &ModelInstance) -> Result<(), StorageError> {
+        item.identifier()?;
+        let record = InstanceAdapter::to_storage_format(item);
+        crate::instance_storage::upsert_record(self, &record)
+    }
+
+    fn load(&self, id: &ModelInstanceIdentifier) -> Result<Option<ModelInstance>, StorageError> {
+        let row = self.run(|conn| {
+            dispatch!(conn, c => t::table
+                .filter(InstanceAdapter::query_for_identifier(id))
+                .select(InstanceEntity::as_select())
+                .first(c)
+                .optional())
+        })?;
+        row.map(InstanceAdapter::from_storage_format)
+            .transpose()
+            .map_err(StorageError::from)
+    }
+
+    fn delete(&self, id: &ModelInstanceIdentifier) -> Result<(), StorageError> {
+        self.run(|conn| {
+            dispatch!(conn, c => diesel::delete(t::table)
+                .filter(InstanceAdapter::query_for_identifier(id))
+                .execute(c))
+        })
+        .map(drop)
+    }
+
+    fn query(&self, spec: &QuerySpec) -> Result<Vec<ModelInstance>, StorageError> {
+        let Some(conditions) = conditions(spec) else {
+            return Ok(Vec::new());
+        };
+        let window = window(spec);
+        let rows = self.run(|conn| {
+            dispatch!(conn, c => {
+                let query = t::table.select(InstanceEntity::as_select()).into_boxed();
+                let mut query = apply_conditions!(query, &conditions)
+                    .order((t::model_name.asc(), t::host.asc(), t::port.asc()));
+                if let Some((limit, offset)) = window {
+                    query = query.limit(limit).offset(offset);
+                }
+                query.load(c)
+            })
+        })?;
+        Self::entities(rows)
+    }
+
+    fn count(&self, spec: &QuerySpec) -> Result<u64, StorageError> {
+        let Some(conditions) = conditions(spec) else {
+            return Ok(0);
+        };
+        let count: i64 = self.run(|conn| {
+            dispatch!(conn, c => {
+                let query = t::table.into_boxed();
+                apply_conditions!(query, &conditions).count().get_result(c)
+            })
+        })?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    fn is_blocking(&self) -> bool {
+        true
+    }
+}
