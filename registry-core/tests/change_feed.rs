@@ -19,13 +19,20 @@ struct Fixture {
 async fn fixture() -> Fixture {
     let clock = Arc::new(ManualClock::default());
     let registry = Arc::new(
-        StorageModelRegistry::with_config(Arc::new(InMemoryStorage::new()), RegistryConfig::default())
-            .with_clock(clock.clone()),
+        StorageModelRegistry::with_config(
+            Arc::new(InMemoryStorage::new()),
+            RegistryConfig::default(),
+        )
+        .with_clock(clock.clone()),
     );
     let feed = ChangeFeed::start(registry.clone(), Duration::from_secs(1));
     // Let the first read happen.
     tokio::task::yield_now().await;
-    Fixture { registry, clock, feed }
+    Fixture {
+        registry,
+        clock,
+        feed,
+    }
 }
 
 #[tokio::test(start_paused = true)]
@@ -37,14 +44,20 @@ async fn a_registration_wakes_a_waiting_long_poll() {
         async move { feed.wait(before.index, LONG_POLL).await }
     };
     let writer = async {
-        f.registry.register_instance(&ModelInstance::new("m", "h", 1)).await.unwrap();
+        f.registry
+            .register_instance(&ModelInstance::new("m", "h", 1))
+            .await
+            .unwrap();
         f.feed.nudge();
     };
     let started = tokio::time::Instant::now();
     let (snapshot, ()) = tokio::join!(waiter, writer);
     assert_eq!(snapshot.index, before.index + 1);
     assert_eq!(snapshot.instances.len(), 1);
-    assert!(started.elapsed() < LONG_POLL, "answered on the change, not at the timeout");
+    assert!(
+        started.elapsed() < LONG_POLL,
+        "answered on the change, not at the timeout"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -61,13 +74,19 @@ async fn an_unknown_index_answers_at_once_and_no_change_waits_out_the_poll() {
 #[tokio::test(start_paused = true)]
 async fn heartbeats_are_not_changes_but_expiry_is() {
     let f = fixture().await;
-    f.registry.register_instance(&ModelInstance::new("m", "h", 1)).await.unwrap();
+    f.registry
+        .register_instance(&ModelInstance::new("m", "h", 1))
+        .await
+        .unwrap();
     f.feed.nudge();
     tokio::time::sleep(Duration::from_millis(10)).await;
     let registered = f.feed.current().index;
 
     f.clock.advance(chrono::Duration::seconds(10));
-    f.registry.send_heartbeat(&ModelInstance::new("m", "h", 1)).await.unwrap();
+    f.registry
+        .send_heartbeat(&ModelInstance::new("m", "h", 1))
+        .await
+        .unwrap();
     f.feed.nudge();
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(f.feed.current().index, registered);

@@ -15,6 +15,11 @@ pub struct RegistryConfig {
     pub heartbeat_timeout: Duration,
     /// How long without a heartbeat before an instance is deleted; `None` never deletes.
     pub removal_timeout: Option<Duration>,
+    /// Heartbeat coalescing: a heartbeat for an instance whose heartbeat this registry wrote
+    /// less than this long ago is answered without writing to storage. `None` (the default)
+    /// writes every heartbeat. See [`effective_coalesce_window`](Self::effective_coalesce_window)
+    /// for the bound that keeps it safe.
+    pub heartbeat_coalesce_window: Option<Duration>,
 }
 
 impl Default for RegistryConfig {
@@ -23,6 +28,7 @@ impl Default for RegistryConfig {
             heartbeat_interval: Duration::from_secs(20),
             heartbeat_timeout: Duration::from_secs(60),
             removal_timeout: None,
+            heartbeat_coalesce_window: None,
         }
     }
 }
@@ -38,6 +44,26 @@ impl RegistryConfig {
     pub fn with_heartbeat_timeout(mut self, timeout: Duration) -> Self {
         self.heartbeat_timeout = timeout;
         self
+    }
+
+    /// Sets (or clears) the heartbeat coalescing window.
+    pub fn with_heartbeat_coalesce_window(mut self, window: Option<Duration>) -> Self {
+        self.heartbeat_coalesce_window = window;
+        self
+    }
+
+    /// The coalescing window in force: the configured one, capped at a third of the heartbeat
+    /// timeout.
+    ///
+    /// Coalescing lets the stored `last_heartbeat` lag the real last heartbeat by up to the
+    /// window. A worker that beats every `b` seconds is therefore seen at most `window + b`
+    /// seconds late; with the window at most a third of the timeout and workers beating at least
+    /// three times per timeout (DB-GPT's 20 s against 60 s), `window + b` stays below the
+    /// timeout, so coalescing never makes a beating worker expire.
+    pub fn effective_coalesce_window(&self) -> Option<Duration> {
+        self.heartbeat_coalesce_window
+            .filter(|window| !window.is_zero())
+            .map(|window| window.min(self.heartbeat_timeout / 3))
     }
 
     /// Sets (or clears) the removal timeout.

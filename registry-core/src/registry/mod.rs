@@ -2,6 +2,7 @@
 
 mod change_feed;
 mod checker;
+mod coalesce;
 mod config;
 mod selection;
 mod storage_registry;

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 
+use super::coalesce::Coalescer;
 use super::selection::pick_weighted;
 use super::{ModelRegistry, RegistryConfig, RegistryError};
 use crate::clock::{Clock, SystemClock};
@@ -36,6 +37,7 @@ pub struct StorageModelRegistry<S> {
     clock: Arc<dyn Clock>,
     rng: Mutex<fastrand::Rng>,
     stats: Counters,
+    coalescer: Option<Coalescer>,
 }
 
 #[derive(Debug, Default)]
@@ -46,6 +48,7 @@ struct Counters {
     expired: AtomicU64,
     removed: AtomicU64,
     sweep_failures: AtomicU64,
+    coalesced: AtomicU64,
 }
 
 /// Totals since the registry was created, for metrics.
@@ -64,6 +67,8 @@ pub struct RegistryStats {
     pub removed: u64,
     /// Sweeps that failed.
     pub sweep_failures: u64,
+    /// Heartbeats answered without a storage write (coalesced).
+    pub heartbeats_coalesced: u64,
 }
 
 /// What one sweep of the heartbeat checker did.
@@ -84,7 +89,9 @@ impl<S: InstanceStorage + 'static> StorageModelRegistry<S> {
 
     /// A registry with the given configuration and the system clock.
     pub fn with_config(storage: Arc<S>, config: RegistryConfig) -> Self {
+        let coalescer = config.effective_coalesce_window().map(Coalescer::new);
         Self {
+            coalescer,
             storage,
             config,
             clock: Arc::new(SystemClock),
@@ -125,6 +132,7 @@ impl<S: InstanceStorage + 'static> StorageModelRegistry<S> {
             expired: load(&self.stats.expired),
             removed: load(&self.stats.removed),
             sweep_failures: load(&self.stats.sweep_failures),
+            heartbeats_coalesced: load(&self.stats.coalesced),
         }
     }
 
@@ -144,6 +152,9 @@ impl<S: InstanceStorage + 'static> StorageModelRegistry<S> {
                 Ok(SweepOutcome { expired, removed })
             })
             .await;
+        if let Some(coalescer) = &self.coalescer {
+            coalescer.prune(now);
+        }
         match &result {
             Ok(outcome) => {
                 self.stats
@@ -177,17 +188,16 @@ impl<S: InstanceStorage + 'static> StorageModelRegistry<S> {
             .map_err(RegistryError::from)
     }
 
-    /// Runs `op` on a validated instance. The in-memory path borrows the caller's instance; only
-    /// the blocking path, which must move it to another thread, takes a copy.
+    /// Runs `op` on an instance that [`validated`] returned. The in-memory path borrows it;
+    /// only the blocking path, which must move it to another thread, takes a copy.
     async fn call_with_instance<F>(
         &self,
-        instance: &ModelInstance,
+        instance: Cow<'_, ModelInstance>,
         op: F,
     ) -> Result<(), RegistryError>
     where
         F: FnOnce(&S, &ModelInstance) -> Result<(), StorageError> + Send + 'static,
     {
-        let instance = validated(instance)?;
         if !self.storage.is_blocking() {
             return Ok(op(&self.storage, &instance)?);
         }
@@ -221,7 +231,7 @@ fn validated(instance: &ModelInstance) -> Result<Cow<'_, ModelInstance>, Registr
 impl<S: InstanceStorage + 'static> ModelRegistry for StorageModelRegistry<S> {
     async fn register_instance(&self, instance: &ModelInstance) -> Result<bool, RegistryError> {
         let now = self.clock.now();
-        self.call_with_instance(instance, move |storage, instance| {
+        self.call_with_instance(validated(instance)?, move |storage, instance| {
             storage.register(instance, now)
         })
         .await?;
@@ -231,6 +241,9 @@ impl<S: InstanceStorage + 'static> ModelRegistry for StorageModelRegistry<S> {
 
     async fn deregister_instance(&self, instance: &ModelInstance) -> Result<bool, RegistryError> {
         let id = instance.identifier()?;
+        if let Some(coalescer) = &self.coalescer {
+            coalescer.forget(&id);
+        }
         let remove = instance.remove_from_registry;
         self.call(move |storage| storage.deregister(&id, remove))
             .await?;
@@ -240,10 +253,20 @@ impl<S: InstanceStorage + 'static> ModelRegistry for StorageModelRegistry<S> {
 
     async fn send_heartbeat(&self, instance: &ModelInstance) -> Result<bool, RegistryError> {
         let now = self.clock.now();
-        self.call_with_instance(instance, move |storage, instance| {
-            storage.heartbeat(instance, now)
-        })
-        .await?;
+        let instance = validated(instance)?;
+        let coalescer = self.coalescer.as_ref();
+        if coalescer.is_some_and(|coalescer| coalescer.may_skip(&instance, now)) {
+            self.stats.coalesced.fetch_add(1, Ordering::Relaxed);
+        } else {
+            let written = coalescer.map(|_| instance.clone().into_owned());
+            self.call_with_instance(instance, move |storage, instance| {
+                storage.heartbeat(instance, now)
+            })
+            .await?;
+            if let (Some(coalescer), Some(written)) = (coalescer, written) {
+                coalescer.written(&written, now);
+            }
+        }
         self.stats.heartbeats.fetch_add(1, Ordering::Relaxed);
         Ok(true)
     }
