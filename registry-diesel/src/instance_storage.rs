@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use registry_core::{InstanceStorage, ModelInstance, ModelInstanceIdentifier, StorageError};
+use registry_core::{
+    InstanceSettings, InstanceStorage, ModelInstance, ModelInstanceIdentifier, StorageError,
+};
 
 use crate::entity::{InstanceAdapter, InstanceRecord};
 use crate::pool::dispatch;
@@ -85,6 +87,14 @@ pub(crate) fn upsert_record(
                 .execute(c))
         })
         .map(drop)
+}
+
+/// An operator's change: `None` fields are left out of the `UPDATE`.
+#[derive(AsChangeset)]
+#[diesel(table_name = t)]
+struct SettingsChange {
+    enabled: Option<bool>,
+    weight: Option<f64>,
 }
 
 fn count(rows: usize) -> u64 {
@@ -167,5 +177,28 @@ impl InstanceStorage for DieselStorage {
                 .execute(c))
         })
         .map(count)
+    }
+
+    fn apply_settings(
+        &self,
+        id: &ModelInstanceIdentifier,
+        settings: &InstanceSettings,
+    ) -> Result<bool, StorageError> {
+        settings.validate()?;
+        let change = SettingsChange {
+            enabled: settings.enabled,
+            weight: settings.weight,
+        };
+        let key = InstanceAdapter::query_for_identifier(id);
+        let now = Now::Database;
+        // One UPDATE of only the changed columns: a heartbeat landing at the same moment keeps
+        // its stamp. gmt_modified is always set, so the statement is never empty.
+        let matched = self.run(|conn| {
+            dispatch!(conn, c => diesel::update(t::table)
+                .filter(key)
+                .set((&change, t::gmt_modified.eq(now)))
+                .execute(c))
+        })?;
+        Ok(matched > 0)
     }
 }
