@@ -178,3 +178,30 @@ fn end_record_sets_end_time_and_keeps_the_rest() {
     assert_eq!(end.metadata, span.metadata);
     assert!(end.end_time >= Some(span.start_time));
 }
+
+#[test]
+fn the_fast_line_writer_matches_the_serde_form() {
+    let mut span = Span::new_root(
+        SpanType::Agent,
+        "quote \" backslash \\ newline \n tab \t bell \u{7} é 模型",
+    )
+    .with_metadata(json!({"k": "v\n", "n": [1, {"x": null}], "f": 1.5}));
+    span.parent_span_id = Some("odd\"parent".to_owned());
+    span.end();
+    let mut fast = Vec::new();
+    span.write_json_line(&mut fast).expect("write");
+    let line = String::from_utf8(fast).expect("utf8");
+    assert!(line.ends_with('\n'));
+    let line = line.trim_end_matches('\n');
+    // Same value as serde's form, and the escapes are JSON's.
+    let via_serde: serde_json::Value = serde_json::to_value(&span).expect("to_value");
+    let parsed: serde_json::Value = serde_json::from_str(line).expect("valid JSON");
+    assert_eq!(parsed, via_serde);
+    assert!(
+        line.contains(
+            r#""operation_name": "quote \" backslash \\ newline \n tab \t bell \u0007 é 模型""#
+        ),
+        "{line}"
+    );
+    assert_eq!(Span::from_json_line(line).expect("parse"), span);
+}
