@@ -71,7 +71,10 @@ impl FileStorageConfig {
 /// - a file left over from an earlier day (the process was down at midnight) is rolled on the
 ///   first write too, going by its modification time;
 /// - if the dated file exists already, the lines are appended to it rather than replacing it;
-/// - a batch is one `write` call on a file kept open, not one open per batch.
+/// - a batch is one `write` call on a file kept open, not one open per batch (a file moved
+///   away by another program keeps receiving lines until the next rollover or write error
+///   reopens the path);
+/// - a failed rollover is logged and the lines go on to the current file.
 pub struct FileSpanStorage {
     config: FileStorageConfig,
     inner: Mutex<Inner>,
@@ -141,7 +144,11 @@ impl FileSpanStorage {
         let today = self.config.day_boundary.day_of(self.config.clock.now());
         if today != inner.day {
             inner.file = None;
-            self.roll_over(inner.day)?;
+            if let Err(e) = self.roll_over(inner.day) {
+                // Keep writing to the current file: a missed rollover loses no span, a failed
+                // batch would. One warning a day, not one a batch.
+                tracing::warn!(error = %e, "span file rollover failed; writing on to the current file");
+            }
             inner.day = today;
         }
         let Inner { file, buf, .. } = &mut *inner;

@@ -237,3 +237,19 @@ fn a_file_left_from_an_earlier_day_is_rolled_on_first_write() {
     );
     assert_eq!(lines(&path), vec![new.to_json_line()]);
 }
+
+#[test]
+fn a_failed_rollover_loses_no_span() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("spans.jsonl");
+    let clock = Arc::new(ManualClock::new(utc(2024, 1, 1, 23, 59)));
+    let storage = rolling(&path, &clock);
+    storage.append_span(&span("a")).expect("append");
+    // A folder where the dated file should go makes the rollover fail.
+    fs::create_dir(dir.path().join("spans_2024-01-01.jsonl")).expect("mkdir");
+    clock.set(utc(2024, 1, 2, 0, 0));
+    storage
+        .append_span(&span("b"))
+        .expect("append despite the failed rollover");
+    assert_eq!(lines(&path).len(), 2);
+}
