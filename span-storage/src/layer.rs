@@ -28,6 +28,8 @@ pub const OPERATION_NAME_FIELD: &str = "operation_name";
 /// - The span's other fields become its metadata; fields recorded later
 ///   (`Span::record`) appear in the end record.
 /// - Events are ignored.
+/// - Every span the layer sees is recorded, libraries' too; a per-layer filter
+///   (`tracing_subscriber::Layer::with_filter`) keeps only the ones wanted.
 ///
 /// ```
 /// use span_storage::{ContainerConfig, MemorySpanStorage, SpanLayer, SpanStorageContainer};

@@ -139,3 +139,28 @@ fn start_records_can_be_turned_off() {
     assert_eq!(spans.len(), 1);
     assert!(spans[0].end_time.is_some());
 }
+
+#[test]
+fn a_per_layer_filter_keeps_only_the_wanted_spans() {
+    use tracing_subscriber::Layer;
+    let (memory, container) = setup();
+    let layer =
+        SpanLayer::new(container.clone()).with_filter(tracing_subscriber::filter::filter_fn(|m| {
+            m.name().starts_with("wanted")
+        }));
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        let _a = tracing::info_span!("wanted.outer").entered();
+        let _b = tracing::info_span!("library.internal").entered();
+        let _c = tracing::info_span!("wanted.inner").entered();
+    });
+    container.flush().expect("flush");
+    let spans = memory.spans();
+    assert_eq!(spans.len(), 4);
+    let outer = find(&spans, "wanted.outer", false);
+    let inner = find(&spans, "wanted.inner", false);
+    // The filtered-out span in between is skipped: the inner span hangs off the outer one.
+    assert_eq!(
+        inner.parent_span_id.as_deref(),
+        Some(outer.span_id.as_str())
+    );
+}
