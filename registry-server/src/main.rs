@@ -17,11 +17,14 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Migrate => {
-            server::migrate(&settings).context("migration failed")?;
-            println!(
-                "migrations applied to {}",
-                registry_server::config::redact_url(&settings.storage_url)
-            );
+            let applied = server::migrate(&settings).context("migration failed")?;
+            let url = registry_server::config::redact_url(&settings.storage_url);
+            if applied.is_empty() {
+                println!("{url}: no pending migrations");
+            }
+            for version in applied {
+                println!("{url}: applied {version}");
+            }
             Ok(())
         }
         Command::Serve => runtime(&settings)?.block_on(async {

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use registry_core::{RegistryConfig, StorageModelRegistry};
+use registry_diesel::{Backend, DieselStorage, PoolConfig, run_migrations};
 use thiserror::Error;
 use tokio::net::TcpListener;
 
@@ -53,72 +54,75 @@ pub enum ServerError {
     Serve(#[from] std::io::Error),
 }
 
-/// The kinds of storage a URL can name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StorageKind {
-    /// `memory`.
-    Memory,
-    /// `sqlite://PATH` (also `sqlite:PATH`).
-    Sqlite,
-    /// `postgres://…` or `postgresql://…`.
-    Postgres,
-    /// `mysql://…` or `mariadb://…`.
-    Mysql,
+/// Whether a storage URL names the in-memory storage.
+pub fn is_memory(url: &str) -> bool {
+    matches!(
+        url.trim().to_ascii_lowercase().as_str(),
+        "memory" | "mem" | "memory://"
+    )
 }
 
-impl StorageKind {
-    /// The kind of storage `url` names.
-    pub fn of(url: &str) -> Result<Self, ServerError> {
-        let scheme = url.split_once(':').map_or(url, |(scheme, _)| scheme);
-        match scheme.to_ascii_lowercase().as_str() {
-            "memory" | "mem" => Ok(Self::Memory),
-            "sqlite" => Ok(Self::Sqlite),
-            "postgres" | "postgresql" => Ok(Self::Postgres),
-            "mysql" | "mariadb" => Ok(Self::Mysql),
-            _ => Err(ServerError::UnsupportedStorage {
-                url: redact_url(url),
-                reason: "use memory, sqlite://PATH, postgres://… or mysql://…".to_owned(),
-            }),
+/// The file path of a `sqlite://PATH` URL or a plain path; `None` for other databases.
+fn sqlite_file(url: &str) -> Option<&Path> {
+    match Backend::from_url(url) {
+        Ok(Backend::Sqlite) => {
+            let path = url.strip_prefix("sqlite://").unwrap_or(url);
+            (path != ":memory:").then(|| Path::new(path))
         }
+        _ => None,
     }
 }
 
-/// The file path of a `sqlite://PATH` or `sqlite:PATH` URL.
-pub fn sqlite_path(url: &str) -> &str {
-    url.strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-        .unwrap_or(url)
+fn storage_error(url: &str, error: impl std::fmt::Display) -> ServerError {
+    ServerError::Storage {
+        url: redact_url(url),
+        message: error.to_string(),
+    }
 }
 
-/// Opens (and migrates) the storage the settings name. A SQLite file's folders are created.
+/// Opens the storage the settings name and applies pending migrations. A SQLite file's
+/// folders are created. Waits at most the pool timeout for the database.
 pub fn open_storage(settings: &Settings) -> Result<AnyStorage, ServerError> {
     let url = settings.storage_url.as_str();
-    let kind = StorageKind::of(url)?;
-    if kind == StorageKind::Memory {
+    if is_memory(url) {
         return Ok(AnyStorage::memory());
     }
-    if kind == StorageKind::Sqlite {
-        create_parent(Path::new(sqlite_path(url))).map_err(|error| ServerError::Storage {
-            url: redact_url(url),
-            message: error.to_string(),
-        })?;
-    }
-    Err(ServerError::UnsupportedStorage {
+    let backend = Backend::from_url(url).map_err(|error| ServerError::UnsupportedStorage {
         url: redact_url(url),
-        reason: "this build has no SQL storage".to_owned(),
-    })
+        reason: error.to_string(),
+    })?;
+    if let Some(path) = sqlite_file(url) {
+        create_parent(path).map_err(|error| storage_error(url, error))?;
+    }
+    let config = PoolConfig::default()
+        .with_max_size(settings.pool_size)
+        .with_connection_timeout(settings.pool_timeout);
+    let storage = DieselStorage::connect(url, config).map_err(|error| storage_error(url, error))?;
+    let kind = match backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+        Backend::Mysql => "mysql",
+        _ => "sql",
+    };
+    Ok(AnyStorage::new(Arc::new(storage), kind))
 }
 
-/// Applies the storage's migrations; memory storage has none.
-pub fn migrate(settings: &Settings) -> Result<(), ServerError> {
-    open_storage(settings).map(drop)
+/// Applies pending migrations to the configured database and returns their versions; memory
+/// storage has none.
+pub fn migrate(settings: &Settings) -> Result<Vec<String>, ServerError> {
+    let url = settings.storage_url.as_str();
+    if is_memory(url) {
+        return Ok(Vec::new());
+    }
+    if let Some(path) = sqlite_file(url) {
+        create_parent(path).map_err(|error| storage_error(url, error))?;
+    }
+    run_migrations(url).map_err(|error| storage_error(url, error))
 }
 
 fn create_parent(path: &Path) -> std::io::Result<()> {
     match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() && path.to_str() != Some(":memory:") => {
-            std::fs::create_dir_all(parent)
-        }
+        Some(parent) if !parent.as_os_str().is_empty() => std::fs::create_dir_all(parent),
         _ => Ok(()),
     }
 }

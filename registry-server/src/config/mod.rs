@@ -15,6 +15,7 @@ use thiserror::Error;
 
 pub use args::SettingsArgs;
 use duration::format_duration;
+pub use registry_diesel::redact_url;
 
 /// The command line.
 #[derive(Debug, Parser)]
@@ -288,22 +289,6 @@ fn read_file(path: &Path) -> Result<SettingsArgs, ConfigError> {
         path: path.to_owned(),
         message: error.to_string(),
     })
-}
-
-/// Masks the password of a URL such as `mysql://user:secret@host/db`.
-pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _password)) => format!("{scheme}://{user}:***@{host}{tail}"),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
-    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,167 @@
+//! End-to-end over SQL storage: the real binary on SQLite, and on PostgreSQL and MariaDB when
+//! their URLs are given (`REGISTRY_TEST_POSTGRES_URL`, `REGISTRY_TEST_MYSQL_URL`) and the
+//! backend is compiled in. An unreachable database is skipped with a note, except when
+//! `CI=true`, where it fails.
+
+mod common;
+
+use std::process::Command;
+
+use common::server::Server;
+use serde_json::Value;
+
+fn body(model: &str, port: u16) -> String {
+    format!(
+        r#"{{"model_name":"{model}","host":"10.1.2.3","port":{port},"weight":1.0,"check_healthy":true,"healthy":false,"enabled":true,"prompt_template":null,"last_heartbeat":null,"remove_from_registry":false}}"#
+    )
+}
+
+fn listing(server: &Server, query: &str) -> Vec<Value> {
+    let (status, text) = server.request("GET", &format!("/api/controller/models?{query}"), None);
+    assert_eq!(status, 200, "{text}");
+    serde_json::from_str(&text).unwrap()
+}
+
+/// A model name no other test or run uses, so tests can share one database.
+fn unique_model() -> String {
+    format!("e2e-{}-{}@llm", std::process::id(), fastrand::u64(..))
+}
+
+/// Register, heartbeat, list, deregister, restart on the same database, remove.
+fn scenario(url: &str) {
+    let model = unique_model();
+    let server = Server::start(&["--storage-url", url, "--span-file", "off"], &[]);
+    for port in [8001, 8002] {
+        assert_eq!(
+            server.request("POST", "/api/controller/models", Some(&body(&model, port))),
+            (200, "true".into())
+        );
+    }
+    assert_eq!(
+        server.request(
+            "POST",
+            "/api/controller/heartbeat",
+            Some(&body(&model, 8003))
+        ),
+        (200, "true".into())
+    );
+    // Re-registering makes no duplicate row.
+    server.request("POST", "/api/controller/models", Some(&body(&model, 8001)));
+    assert_eq!(listing(&server, &format!("model_name={model}")).len(), 3);
+    let delete = format!("/api/controller/models?model_name={model}&host=10.1.2.3&port=8002");
+    assert_eq!(server.request("DELETE", &delete, None).0, 200);
+    assert_eq!(
+        listing(&server, &format!("model_name={model}&healthy_only=true")).len(),
+        2
+    );
+    assert_eq!(server.terminate().code(), Some(0));
+
+    let server = Server::start(&["--storage-url", url, "--span-file", "off"], &[]);
+    let kept = listing(&server, &format!("model_name={model}"));
+    assert_eq!(kept.len(), 3, "instances survive a restart");
+    assert!(
+        kept.iter()
+            .any(|i| i["port"] == 8002 && i["healthy"] == false)
+    );
+    for port in [8001, 8002, 8003] {
+        let remove = format!(
+            "/api/controller/models?model_name={model}&host=10.1.2.3&port={port}&remove_from_registry=true"
+        );
+        assert_eq!(server.request("DELETE", &remove, None).0, 200);
+    }
+    assert!(listing(&server, &format!("model_name={model}")).is_empty());
+    assert_eq!(server.terminate().code(), Some(0));
+}
+
+fn run(args: &[&str], dir: &std::path::Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_registry-server"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("REGISTRY_STORAGE_URL")
+        .env_remove("REGISTRY_CONFIG")
+        .output()
+        .unwrap()
+}
+
+#[cfg(feature = "sqlite")]
+#[test]
+fn sqlite_serves_persists_and_creates_its_folders() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}",
+        dir.path().join("nested/dir/registry.db").display()
+    );
+    scenario(&url);
+}
+
+#[cfg(feature = "sqlite")]
+#[test]
+fn the_default_storage_is_a_sqlite_file_under_data_and_migrate_applies_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = run(&["migrate"], dir.path());
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(String::from_utf8_lossy(&first.stdout).contains("applied"));
+    assert!(dir.path().join("data/registry.db").exists());
+    let second = run(&["migrate"], dir.path());
+    assert!(String::from_utf8_lossy(&second.stdout).contains("no pending migrations"));
+}
+
+#[test]
+fn an_unreachable_database_fails_start_up_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    // Port 9 (discard) on loopback: nothing listens, so the connection is refused at once.
+    for url in [
+        "postgres://u:secret@127.0.0.1:9/registry",
+        "mysql://u:secret@127.0.0.1:9/registry",
+        "redis://127.0.0.1",
+    ] {
+        let output = run(
+            &[
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--storage-url",
+                url,
+                "--pool-timeout",
+                "1s",
+            ],
+            dir.path(),
+        );
+        assert!(!output.status.success(), "{url}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!stderr.contains("secret"), "the password leaked: {stderr}");
+        assert!(stderr.contains("storage"), "{stderr}");
+    }
+}
+
+/// The URL of an external database to test against, or `None` (with a note) when none is
+/// configured or reachable outside CI.
+fn external(var: &str, compiled: bool) -> Option<String> {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    let reason = match std::env::var(var) {
+        Ok(url) if compiled => return Some(url),
+        Ok(_) => format!("{var} is set but this build lacks the backend's feature"),
+        Err(_) => format!("{var} is not set"),
+    };
+    assert!(!ci, "CI=true requires this backend: {reason}");
+    eprintln!("note: skipping: {reason}");
+    None
+}
+
+#[test]
+fn postgres_serves_and_persists() {
+    if let Some(url) = external("REGISTRY_TEST_POSTGRES_URL", cfg!(feature = "postgres")) {
+        scenario(&url);
+    }
+}
+
+#[test]
+fn mariadb_serves_and_persists() {
+    if let Some(url) = external("REGISTRY_TEST_MYSQL_URL", cfg!(feature = "mysql")) {
+        scenario(&url);
+    }
+}
