@@ -1,0 +1,153 @@
+//! Connecting: typed errors for bad URLs and unreachable servers, passwords kept out of every
+//! message, and SQLite's in-memory database.
+//!
+//! Unreachable servers are ports on 127.0.0.1 where nothing listens; a short connection timeout
+//! keeps these tests fast. Nothing here asserts how long anything took.
+
+mod common;
+
+use std::time::Duration;
+
+use registry_core::{ModelInstance, QuerySpec, Storage, StorageError};
+use registry_diesel::{Backend, DieselError, DieselStorage, PoolConfig, run_migrations};
+
+fn quick() -> PoolConfig {
+    PoolConfig::default().with_connection_timeout(Duration::from_millis(300))
+}
+
+#[test]
+fn an_unknown_scheme_is_a_typed_error_without_the_password() {
+    let error =
+        DieselStorage::connect("redis://admin:hunter2@127.0.0.1:6379/0", quick()).unwrap_err();
+    assert!(
+        matches!(error, DieselError::UnsupportedUrl { .. }),
+        "{error:?}"
+    );
+    let message = error.to_string();
+    assert!(!message.contains("hunter2"), "{message}");
+    assert!(message.contains("admin:***@127.0.0.1"), "{message}");
+    assert!(!error.is_retryable());
+    assert!(matches!(
+        StorageError::from(error),
+        StorageError::Backend(_)
+    ));
+    assert!(matches!(
+        run_migrations("").unwrap_err(),
+        DieselError::UnsupportedUrl { .. }
+    ));
+}
+
+/// Connecting to `url` fails as unavailable, retryable, and without `secret` in any message.
+fn assert_unreachable(url: &str, secret: &str) {
+    let error = DieselStorage::connect(url, quick()).unwrap_err();
+    eprintln!("{error}");
+    assert!(
+        matches!(error, DieselError::Unavailable { .. }),
+        "{error:?}"
+    );
+    assert!(error.is_retryable());
+    for message in [error.to_string(), format!("{error:?}")] {
+        assert!(!message.contains(secret), "{message}");
+    }
+    let storage_error = StorageError::from(error);
+    assert!(storage_error.is_retryable(), "{storage_error:?}");
+    assert!(!storage_error.to_string().contains(secret));
+}
+
+#[cfg(feature = "postgres")]
+#[test]
+fn an_unreachable_postgres_server_is_unavailable() {
+    assert_unreachable(
+        "postgres://registry:pg-s3cret@127.0.0.1:1/registry",
+        "pg-s3cret",
+    );
+    assert_unreachable(
+        "postgresql://127.0.0.1:1/registry?user=registry&password=pg-s3cret",
+        "pg-s3cret",
+    );
+}
+
+#[cfg(feature = "mysql")]
+#[test]
+fn an_unreachable_mysql_server_is_unavailable() {
+    assert_unreachable(
+        "mysql://registry:my-s3cret@127.0.0.1:1/registry",
+        "my-s3cret",
+    );
+}
+
+#[cfg(feature = "sqlite")]
+#[test]
+fn an_unopenable_sqlite_file_is_unavailable() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}",
+        dir.path().join("missing/dir/registry.db").display()
+    );
+    let error = DieselStorage::connect(&url, quick()).unwrap_err();
+    assert!(
+        matches!(error, DieselError::Unavailable { .. }),
+        "{error:?}"
+    );
+}
+
+#[cfg(feature = "sqlite")]
+#[test]
+fn in_memory_sqlite_keeps_its_data_across_calls() {
+    for url in [":memory:", "sqlite://:memory:"] {
+        let storage = DieselStorage::connect(url, PoolConfig::default()).unwrap();
+        assert_eq!(storage.backend(), Backend::Sqlite);
+        for port in 1..=20 {
+            storage
+                .save(&ModelInstance::new("m@llm", "h", port))
+                .unwrap();
+        }
+        assert_eq!(storage.count(&QuerySpec::new()).unwrap(), 20, "{url}");
+    }
+}
+
+#[cfg(feature = "sqlite")]
+#[test]
+fn plain_paths_and_sqlite_urls_open_the_same_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("registry.db");
+    let by_url = DieselStorage::connect(&format!("sqlite://{}", path.display()), quick()).unwrap();
+    by_url.save(&ModelInstance::new("m@llm", "h", 1)).unwrap();
+    let by_path = DieselStorage::connect(&path.display().to_string(), quick()).unwrap();
+    assert_eq!(by_path.count(&QuerySpec::new()).unwrap(), 1);
+    assert!(format!("{by_path:?}").contains("Sqlite"));
+}
+
+#[cfg(not(feature = "postgres"))]
+#[test]
+fn a_backend_left_out_of_the_build_names_its_feature() {
+    let error = DieselStorage::connect("postgres://u:pw@127.0.0.1/db", quick()).unwrap_err();
+    assert!(
+        matches!(error, DieselError::BackendNotCompiled { .. }),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("`postgres` feature"), "{error}");
+}
+
+#[cfg(not(feature = "mysql"))]
+#[test]
+fn mysql_left_out_of_the_build_names_its_feature() {
+    let error = DieselStorage::connect("mysql://u:pw@127.0.0.1/db", quick()).unwrap_err();
+    assert!(error.to_string().contains("`mysql` feature"), "{error}");
+}
+
+#[test]
+fn test_database_urls_swap_the_database_name() {
+    assert_eq!(
+        common::with_database("postgres://postgres@127.0.0.1:5432/test", "x"),
+        "postgres://postgres@127.0.0.1:5432/x"
+    );
+    assert_eq!(
+        common::with_database("mysql://root:pw@db:3306/test?ssl_mode=disabled", "x"),
+        "mysql://root:pw@db:3306/x?ssl_mode=disabled"
+    );
+    assert_eq!(
+        common::with_database("postgres://db", "x"),
+        "postgres://db/x"
+    );
+}
