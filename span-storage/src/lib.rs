@@ -50,6 +50,7 @@ mod layer;
 #[cfg(feature = "otlp")]
 mod otlp;
 mod propagation;
+pub mod query;
 mod reader;
 mod span;
 mod storage;

@@ -1,0 +1,44 @@
+//! Querying span files: the library behind `trace list` and `trace tree` commands and a
+//! traces web view, with the semantics of DB-GPT's `dbgpt trace list` / `dbgpt trace tree`.
+//!
+//! - [`load_spans`] reads files, folders and `*` patterns, merging the start and end records
+//!   of each span ([`merge_records`]) and collecting bad lines.
+//! - [`SpanFilter`] filters, sorts and limits spans as `dbgpt trace list` does.
+//! - [`render_list`] writes spans as a text table, JSON or CSV ([`OutputFormat`]).
+//! - [`TraceTree`] is one trace as a tree ([`TraceTree::render_text`]) or a waterfall
+//!   ([`TraceTree::waterfall`]).
+//! - [`trace_summaries`] lists traces, newest first.
+//!
+//! ```
+//! use span_storage::query::{OutputFormat, SpanFilter, TraceTree, load_spans, render_list};
+//! use span_storage::{Span, SpanType};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let root = Span::new_root(SpanType::Chat, "get_chat_instance");
+//! let child = Span::child_of(&root, SpanType::Run, "run_model");
+//! let lines: Vec<String> = [root.clone(), child.clone(), child.end_record(), root.end_record()]
+//!     .iter()
+//!     .map(Span::to_json_line)
+//!     .collect();
+//! std::fs::write(dir.path().join("dbgpt_webserver_tracer.jsonl"), lines.join("\n") + "\n")?;
+//!
+//! let loaded = load_spans(&[dir.path().to_path_buf()])?;
+//! assert_eq!(loaded.spans.len(), 2); // start and end records merged
+//! let listed = SpanFilter::for_list().span_type(SpanType::Run).apply(loaded.spans.clone());
+//! assert!(render_list(&listed, OutputFormat::Csv).contains("run_model"));
+//! let tree = TraceTree::build(&root.trace_id, &loaded.spans).expect("the trace is there");
+//! assert_eq!(tree.roots[0].children[0].span.span_id, child.span_id);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod filter;
+mod load;
+mod output;
+mod summary;
+mod tree;
+
+pub use filter::{DEFAULT_LIST_LIMIT, SpanFilter};
+pub use load::{LoadedSpans, load_spans, merge_records};
+pub use output::{OutputFormat, UnknownOutputFormat, render_list};
+pub use summary::{TraceSummary, trace_summaries};
+pub use tree::{TraceNode, TraceTree, WaterfallRow};
