@@ -150,6 +150,7 @@ pub fn registry_config(settings: &Settings) -> RegistryConfig {
         .with_heartbeat_interval(settings.heartbeat_interval)
         .with_heartbeat_timeout(settings.heartbeat_timeout)
         .with_removal_timeout(settings.removal_timeout)
+        .with_heartbeat_coalesce_window(settings.heartbeat_coalesce)
 }
 
 /// Serves until SIGINT or SIGTERM, then stops in order: stop accepting, finish requests in

@@ -3,7 +3,7 @@
 //!
 //! Environment variables (each setting's flag, upper-cased, with the prefix `REGISTRY_`):
 //! `REGISTRY_CONFIG`, `REGISTRY_LISTEN`, `REGISTRY_HEARTBEAT_INTERVAL`,
-//! `REGISTRY_HEARTBEAT_TIMEOUT`, `REGISTRY_REMOVAL_TIMEOUT`, `REGISTRY_STORAGE_URL`,
+//! `REGISTRY_HEARTBEAT_TIMEOUT`, `REGISTRY_HEARTBEAT_COALESCE`, `REGISTRY_REMOVAL_TIMEOUT`, `REGISTRY_STORAGE_URL`,
 //! `REGISTRY_POOL_SIZE`, `REGISTRY_POOL_TIMEOUT`, `REGISTRY_SPAN_FILE`,
 //! `REGISTRY_SPAN_BATCH_SIZE`, `REGISTRY_SPAN_FLUSH_INTERVAL`, `REGISTRY_SPAN_QUEUE_CAPACITY`,
 //! `REGISTRY_TOKEN`, `REGISTRY_AUTH_READS`, `REGISTRY_MAX_BODY_BYTES`, `REGISTRY_LOG_LEVEL`.
@@ -40,6 +40,13 @@ pub struct SettingsArgs {
     #[arg(long, env = "REGISTRY_HEARTBEAT_TIMEOUT", global = true, value_name = "DURATION", value_parser = parse_duration)]
     #[serde(default, deserialize_with = "duration::deserialize")]
     pub heartbeat_timeout: Option<Duration>,
+
+    /// Answer a heartbeat without a storage write when this registry wrote one for the same
+    /// instance less than this long ago (capped at a third of the timeout); off writes every
+    /// heartbeat [default: off]
+    #[arg(long, env = "REGISTRY_HEARTBEAT_COALESCE", global = true, value_name = "DURATION", value_parser = parse_optional_duration)]
+    #[serde(default, deserialize_with = "duration::deserialize")]
+    pub heartbeat_coalesce: Option<Duration>,
 
     /// Time without a heartbeat before an instance is deleted; off never deletes [default: off]
     #[arg(long, env = "REGISTRY_REMOVAL_TIMEOUT", global = true, value_name = "DURATION", value_parser = parse_optional_duration)]

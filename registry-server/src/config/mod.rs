@@ -84,6 +84,8 @@ pub struct Settings {
     pub heartbeat_interval: Duration,
     /// Time without a heartbeat before an instance is marked unhealthy.
     pub heartbeat_timeout: Duration,
+    /// Heartbeat coalescing window; `None` writes every heartbeat.
+    pub heartbeat_coalesce: Option<Duration>,
     /// Time without a heartbeat before an instance is deleted; `None` never deletes.
     pub removal_timeout: Option<Duration>,
     /// `memory` or a database URL.
@@ -126,6 +128,7 @@ impl Default for Settings {
             listen: SocketAddr::from(([0, 0, 0, 0], 8000)),
             heartbeat_interval: Duration::from_secs(20),
             heartbeat_timeout: Duration::from_secs(60),
+            heartbeat_coalesce: None,
             removal_timeout: None,
             storage_url: "sqlite://./data/registry.db".to_owned(),
             pool_size: 8,
@@ -162,6 +165,8 @@ impl Settings {
             listen: pick!(listen).unwrap_or(d.listen),
             heartbeat_interval: pick!(heartbeat_interval).unwrap_or(d.heartbeat_interval),
             heartbeat_timeout: pick!(heartbeat_timeout).unwrap_or(d.heartbeat_timeout),
+            heartbeat_coalesce: pick!(heartbeat_coalesce)
+                .map_or(d.heartbeat_coalesce, |t| (!t.is_zero()).then_some(t)),
             removal_timeout: pick!(removal_timeout)
                 .map_or(d.removal_timeout, |t| (!t.is_zero()).then_some(t)),
             storage_url: pick!(storage_url).unwrap_or(d.storage_url),
@@ -228,6 +233,11 @@ impl Settings {
                 format_duration(self.heartbeat_interval),
             ),
             ("heartbeat_timeout", format_duration(self.heartbeat_timeout)),
+            (
+                "heartbeat_coalesce",
+                self.heartbeat_coalesce
+                    .map_or_else(|| "off".to_owned(), format_duration),
+            ),
             (
                 "removal_timeout",
                 self.removal_timeout

@@ -97,9 +97,11 @@ fn off_switches_removal_and_tracing() {
     assert_eq!(settings.removal_timeout, None);
     assert_eq!(settings.span_file, None);
     assert!(settings.auth_reads);
-    let cli = parse(&["--removal-timeout", "10m"]);
+    assert_eq!(settings.heartbeat_coalesce, None);
+    let cli = parse(&["--removal-timeout", "10m", "--heartbeat-coalesce", "5s"]);
     let settings = Settings::resolve(&cli.settings).unwrap();
     assert_eq!(settings.removal_timeout, Some(Duration::from_secs(600)));
+    assert_eq!(settings.heartbeat_coalesce, Some(Duration::from_secs(5)));
 }
 
 #[test]
