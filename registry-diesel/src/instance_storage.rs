@@ -1,5 +1,5 @@
 //! The registry's hot paths, each one statement: register and heartbeat are upserts keyed on
-//! `(model_name, host, port)`, the expiry sweep is one conditional `UPDATE`, removal one
+//! `(model_name, host, port)` (see [`crate::upsert`]), the expiry sweep is one conditional `UPDATE`, removal one
 //! conditional `DELETE`. None reads a row before writing it, so concurrent calls can neither
 //! make duplicate rows nor overwrite each other's heartbeats.
 
@@ -16,6 +16,7 @@ use crate::pool::dispatch;
 use crate::schema::dbgpt_cluster_registry_instance as t;
 use crate::storage::DieselStorage;
 use crate::time::{Cutoff, Now};
+use crate::upsert::{OnExisting, Upsert};
 
 /// The conflict target of an upsert: the unique key on SQLite and PostgreSQL
 /// (`ON CONFLICT (model_name, host, port)`), any unique key on MySQL (`ON DUPLICATE KEY`).
@@ -52,25 +53,6 @@ fn key_of<C: UpsertTarget>(_: &C) -> C::Target {
     C::target()
 }
 
-/// The columns of an instance that a register or heartbeat inserts: healthy, beating now.
-macro_rules! new_instance {
-    ($instance:expr, $now:expr) => {
-        (
-            t::model_name.eq($instance.model_name.as_str()),
-            t::host.eq($instance.host.as_str()),
-            t::port.eq(i32::from($instance.port)),
-            t::weight.eq($instance.weight),
-            t::check_healthy.eq($instance.check_healthy),
-            t::healthy.eq(true),
-            t::enabled.eq($instance.enabled),
-            t::prompt_template.eq($instance.prompt_template.as_deref()),
-            t::last_heartbeat.eq($now),
-            t::gmt_created.eq($now),
-            t::gmt_modified.eq($now),
-        )
-    };
-}
-
 /// `save_or_update`: one upsert that writes every column of the record.
 pub(crate) fn upsert_record(
     storage: &DieselStorage,
@@ -103,39 +85,15 @@ fn count(rows: usize) -> u64 {
 
 impl InstanceStorage for DieselStorage {
     fn register(&self, instance: &ModelInstance, now: DateTime<Utc>) -> Result<(), StorageError> {
-        let now = self.now(now);
-        self.run(|conn| {
-            dispatch!(conn, c => diesel::insert_into(t::table)
-                .values(new_instance!(instance, now))
-                .on_conflict(key_of(&*c))
-                .do_update()
-                .set((
-                    t::weight.eq(instance.weight),
-                    t::prompt_template.eq(instance.prompt_template.as_deref()),
-                    t::healthy.eq(true),
-                    t::last_heartbeat.eq(now),
-                    t::gmt_modified.eq(now),
-                ))
-                .execute(c))
-        })
-        .map(drop)
+        let upsert = Upsert::new(instance, self.now(now), OnExisting::Register);
+        self.run(|conn| dispatch!(conn, c => upsert.execute(c)))
+            .map(drop)
     }
 
     fn heartbeat(&self, instance: &ModelInstance, now: DateTime<Utc>) -> Result<(), StorageError> {
-        let now = self.now(now);
-        self.run(|conn| {
-            dispatch!(conn, c => diesel::insert_into(t::table)
-                .values(new_instance!(instance, now))
-                .on_conflict(key_of(&*c))
-                .do_update()
-                .set((
-                    t::healthy.eq(true),
-                    t::last_heartbeat.eq(now),
-                    t::gmt_modified.eq(now),
-                ))
-                .execute(c))
-        })
-        .map(drop)
+        let upsert = Upsert::new(instance, self.now(now), OnExisting::Heartbeat);
+        self.run(|conn| dispatch!(conn, c => upsert.execute(c)))
+            .map(drop)
     }
 
     fn deregister(&self, id: &ModelInstanceIdentifier, remove: bool) -> Result<(), StorageError> {

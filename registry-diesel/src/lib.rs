@@ -37,6 +37,7 @@ mod query;
 pub mod schema;
 mod storage;
 mod time;
+mod upsert;
 
 pub use backend::{Backend, redact_url};
 pub use config::{PoolConfig, TimeSource};
@@ -44,3 +45,8 @@ pub use entity::{IdentifierQuery, InstanceAdapter, InstanceEntity, InstanceRecor
 pub use error::DieselError;
 pub use migrations::{revert_last_migration, run_migrations};
 pub use storage::DieselStorage;
+
+/// The README's example, compiled and run as a doc test so that it stays true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -163,6 +163,21 @@ impl TestDb {
     /// A fresh database, or `None` when the backend's server is not reachable and not
     /// required.
     pub fn new(backend: Backend) -> Option<Self> {
+        let explicit = backend != Backend::Sqlite && server_url(backend).1;
+        match Self::open(backend) {
+            Ok(db) => Some(db),
+            Err(reason) if !explicit && !ci() => {
+                eprintln!("SKIPPED: {reason}");
+                None
+            }
+            Err(reason) => {
+                panic!("{reason}; it is required because CI=true or its URL variable is set")
+            }
+        }
+    }
+
+    /// A fresh database, or why the backend's server could not be reached.
+    pub fn open(backend: Backend) -> Result<Self, String> {
         let unique = format!(
             "registry_test_{}_{}_{}",
             std::process::id(),
@@ -170,36 +185,27 @@ impl TestDb {
             clock_suffix()
         );
         if backend == Backend::Sqlite {
-            let dir = tempfile::tempdir().expect("a temporary directory");
+            let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
             let url = format!("sqlite://{}", dir.path().join("registry.db").display());
-            return Some(Self {
+            return Ok(Self {
                 backend,
                 url,
                 server: None,
                 _dir: Some(dir),
             });
         }
-        let (server, explicit) = server_url(backend);
-        let mut admin = match RawConn::open(backend, &server) {
-            Ok(conn) => conn,
-            Err(error) if !explicit && !ci() => {
-                eprintln!(
-                    "SKIPPED: {} not reachable at {}: {error}",
-                    backend.feature(),
-                    redact_url(&server)
-                );
-                return None;
-            }
-            Err(error) => panic!(
-                "{} is required (CI=true or its URL variable is set) but not reachable at {}: {error}",
+        let (server, _) = server_url(backend);
+        let mut admin = RawConn::open(backend, &server).map_err(|error| {
+            format!(
+                "{} not reachable at {}: {error}",
                 backend.feature(),
                 redact_url(&server)
-            ),
-        };
+            )
+        })?;
         admin
             .execute(&format!("CREATE DATABASE {unique}"))
-            .expect("CREATE DATABASE");
-        Some(Self {
+            .map_err(|error| format!("CREATE DATABASE {unique}: {error}"))?;
+        Ok(Self {
             backend,
             url: with_database(&server, &unique),
             server: Some((server, unique)),
