@@ -45,7 +45,7 @@ fn runtime(settings: &Settings) -> anyhow::Result<tokio::runtime::Runtime> {
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
-        .max_blocking_threads(settings.pool_size.max(1) as usize * 2)
+        .max_blocking_threads(settings.effective_pool_size() as usize * 2)
         .enable_all()
         .build()
         .context("cannot start the async runtime")

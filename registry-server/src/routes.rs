@@ -9,7 +9,6 @@ use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use registry_core::{ModelInstance, ModelRegistry};
-use serde_json::json;
 
 use crate::AppState;
 use crate::error::AppError;
@@ -19,8 +18,18 @@ use crate::spans::{DEREGISTER_OPERATION, REGISTER_OPERATION};
 use crate::wire::{self, DeregisterQuery, InstanceBody, InstanceOut, ListQuery};
 
 /// `GET /api/health`.
-pub(crate) async fn health() -> Json<serde_json::Value> {
-    Json(json!({"status": "ok"}))
+pub(crate) async fn health() -> Response {
+    json_text(r#"{"status":"ok"}"#)
+}
+
+/// A JSON answer whose text is known in advance; saves serializing it on every request.
+fn json_text(text: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], text).into_response()
+}
+
+/// DB-GPT's answer to a successful write.
+fn json_bool(value: bool) -> Response {
+    json_text(if value { "true" } else { "false" })
 }
 
 /// `POST /api/controller/models`.
@@ -28,7 +37,7 @@ pub(crate) async fn register(
     State(state): State<AppState>,
     span: Option<axum::Extension<RequestSpan>>,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<bool>, AppError> {
+) -> Result<Response, AppError> {
     let instance = instance_from_body(&state, body)?;
     let child = state.tracer().open(
         REGISTER_OPERATION,
@@ -39,7 +48,7 @@ pub(crate) async fn register(
     if let Some(child) = child {
         state.tracer().close(child);
     }
-    Ok(Json(result?))
+    Ok(json_bool(result?))
 }
 
 /// `DELETE /api/controller/models?model_name=…&host=…&port=…[&remove_from_registry=…]`.
@@ -47,7 +56,7 @@ pub(crate) async fn deregister(
     State(state): State<AppState>,
     span: Option<axum::Extension<RequestSpan>>,
     query: Result<Query<DeregisterQuery>, QueryRejection>,
-) -> Result<Json<bool>, AppError> {
+) -> Result<Response, AppError> {
     let Query(query) = query.map_err(query_error)?;
     let instance = query.into_instance()?;
     let child = state.tracer().open(
@@ -59,7 +68,7 @@ pub(crate) async fn deregister(
     if let Some(child) = child {
         state.tracer().close(child);
     }
-    Ok(Json(result?))
+    Ok(json_bool(result?))
 }
 
 /// `GET /api/controller/models[?model_name=…][&healthy_only=…]`.
@@ -81,9 +90,9 @@ pub(crate) async fn list(
 pub(crate) async fn heartbeat(
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<bool>, AppError> {
+) -> Result<Response, AppError> {
     let instance = instance_from_body(&state, body)?;
-    Ok(Json(state.registry().send_heartbeat(&instance).await?))
+    Ok(json_bool(state.registry().send_heartbeat(&instance).await?))
 }
 
 /// `GET /v1/models`: healthy, enabled models in OpenAI's list format.

@@ -95,7 +95,7 @@ pub fn open_storage(settings: &Settings) -> Result<AnyStorage, ServerError> {
         create_parent(path).map_err(|error| storage_error(url, error))?;
     }
     let config = PoolConfig::default()
-        .with_max_size(settings.pool_size)
+        .with_max_size(settings.effective_pool_size())
         .with_connection_timeout(settings.pool_timeout);
     let storage = DieselStorage::connect(url, config).map_err(|error| storage_error(url, error))?;
     let kind = match backend {

@@ -57,8 +57,10 @@ pub struct SettingsArgs {
     #[arg(long, env = "REGISTRY_STORAGE_URL", global = true, value_name = "URL")]
     pub storage_url: Option<String>,
 
-    /// Connections in the database pool [default: 8]
-    #[arg(long, env = "REGISTRY_POOL_SIZE", global = true, value_name = "N")]
+    /// Connections in the database pool; auto is 1 for SQLite (one writer is fastest there)
+    /// and 8 for other databases [default: auto]
+    #[arg(long, env = "REGISTRY_POOL_SIZE", global = true, value_name = "N", value_parser = parse_pool_size)]
+    #[serde(default, deserialize_with = "deserialize_pool_size")]
     pub pool_size: Option<u32>,
 
     /// How long a request waits for a database connection before answering 503 [default: 3s]
@@ -119,4 +121,32 @@ pub struct SettingsArgs {
     /// Log level: error, warn, info, debug, trace or off [default: info]
     #[arg(long, env = "REGISTRY_LOG_LEVEL", global = true, value_name = "LEVEL")]
     pub log_level: Option<String>,
+}
+
+/// Parses a pool size: a number, or `auto` (stored as 0).
+pub(crate) fn parse_pool_size(text: &str) -> Result<u32, String> {
+    match text.trim() {
+        "auto" => Ok(0),
+        other => other
+            .parse()
+            .map_err(|_| format!("{other:?} is not a number of connections or auto")),
+    }
+}
+
+fn deserialize_pool_size<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<u32>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Number(u32),
+        Text(String),
+    }
+    match Option::<Raw>::deserialize(deserializer)? {
+        None => Ok(None),
+        Some(Raw::Number(n)) => Ok(Some(n)),
+        Some(Raw::Text(text)) => parse_pool_size(&text)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+    }
 }

@@ -90,7 +90,7 @@ pub struct Settings {
     pub removal_timeout: Option<Duration>,
     /// `memory` or a database URL.
     pub storage_url: String,
-    /// Connections in the database pool.
+    /// Connections in the database pool; 0 is auto (see [`Settings::effective_pool_size`]).
     pub pool_size: u32,
     /// How long a request waits for a database connection.
     pub pool_timeout: Duration,
@@ -131,7 +131,7 @@ impl Default for Settings {
             heartbeat_coalesce: None,
             removal_timeout: None,
             storage_url: "sqlite://./data/registry.db".to_owned(),
-            pool_size: 8,
+            pool_size: 0,
             pool_timeout: Duration::from_secs(3),
             span_file: Some(PathBuf::from("./data/registry_tracer.jsonl")),
             span_batch_size: 10,
@@ -189,6 +189,22 @@ impl Settings {
         Ok(settings)
     }
 
+    /// The pool size in force: the configured one, or for auto 1 on SQLite, where writers
+    /// take turns and more connections only add lock contention, and 8 elsewhere.
+    pub fn effective_pool_size(&self) -> u32 {
+        match self.pool_size {
+            0 if matches!(
+                registry_diesel::Backend::from_url(&self.storage_url),
+                Ok(registry_diesel::Backend::Sqlite)
+            ) =>
+            {
+                1
+            }
+            0 => 8,
+            n => n,
+        }
+    }
+
     fn check(&self) -> Result<(), ConfigError> {
         let invalid = |setting, message: &str| {
             Err(ConfigError::Invalid {
@@ -201,9 +217,6 @@ impl Settings {
         }
         if self.heartbeat_timeout.is_zero() {
             return invalid("heartbeat_timeout", "must be greater than 0");
-        }
-        if self.pool_size == 0 {
-            return invalid("pool_size", "must be at least 1");
         }
         if self.span_batch_size == 0 || self.span_queue_capacity == 0 {
             return invalid(
@@ -244,7 +257,13 @@ impl Settings {
                     .map_or_else(|| "off".to_owned(), format_duration),
             ),
             ("storage_url", redact_url(&self.storage_url)),
-            ("pool_size", self.pool_size.to_string()),
+            (
+                "pool_size",
+                match self.pool_size {
+                    0 => "auto".to_owned(),
+                    n => n.to_string(),
+                },
+            ),
             ("pool_timeout", format_duration(self.pool_timeout)),
             (
                 "span_file",

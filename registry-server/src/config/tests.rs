@@ -130,3 +130,25 @@ fn the_printed_configuration_reads_back_as_a_file() {
     let cli = parse(&["--config", printed.path().to_str().unwrap()]);
     assert_eq!(Settings::resolve(&cli.settings).unwrap(), settings);
 }
+
+#[test]
+fn pool_size_auto_is_one_for_sqlite_and_eight_elsewhere() {
+    let auto = |url: &str| {
+        let cli = parse(&["--storage-url", url]);
+        Settings::resolve(&cli.settings)
+            .unwrap()
+            .effective_pool_size()
+    };
+    assert_eq!(auto("sqlite://./data/registry.db"), 1);
+    assert_eq!(auto("postgres://db/registry"), 8);
+    let cli = parse(&["--storage-url", "sqlite://r.db", "--pool-size", "3"]);
+    assert_eq!(
+        Settings::resolve(&cli.settings)
+            .unwrap()
+            .effective_pool_size(),
+        3
+    );
+    let toml = file("pool_size = \"auto\"\n");
+    let cli = parse(&["--config", toml.path().to_str().unwrap()]);
+    assert_eq!(Settings::resolve(&cli.settings).unwrap().pool_size, 0);
+}
