@@ -6,8 +6,10 @@
 mod common;
 
 use std::process::Command;
+use std::time::Duration;
 
-use common::server::Server;
+use common::proxy::Proxy;
+use common::server::{Server, eventually};
 use serde_json::Value;
 
 fn body(model: &str, port: u16) -> String {
@@ -163,5 +165,84 @@ fn postgres_serves_and_persists() {
 fn mariadb_serves_and_persists() {
     if let Some(url) = external("REGISTRY_TEST_MYSQL_URL", cfg!(feature = "mysql")) {
         scenario(&url);
+    }
+}
+
+/// The database goes away mid-run: writes and reads answer 503 JSON (within the pool timeout,
+/// not hanging), health stays up, and service comes back by itself with the database.
+fn outage(url: &str) {
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let (credentials, location) = rest.rsplit_once('@').map_or(("", rest), |(c, l)| (c, l));
+    let (host_port, path) = location.split_once('/').unwrap_or((location, ""));
+    let proxy = Proxy::start(host_port);
+    let at = if credentials.is_empty() {
+        String::new()
+    } else {
+        format!("{credentials}@")
+    };
+    let proxied = format!("{scheme}://{at}{}/{path}", proxy.addr);
+    let model = unique_model();
+    let server = Server::start(
+        &[
+            "--storage-url",
+            &proxied,
+            "--span-file",
+            "off",
+            "--pool-timeout",
+            "1s",
+            "--pool-size",
+            "2",
+        ],
+        &[],
+    );
+    assert_eq!(
+        server
+            .request("POST", "/api/controller/heartbeat", Some(&body(&model, 1)))
+            .0,
+        200
+    );
+
+    proxy.cut();
+    let (status, text) =
+        server.request("POST", "/api/controller/heartbeat", Some(&body(&model, 1)));
+    assert_eq!(status, 503, "{text}");
+    assert!(serde_json::from_str::<Value>(&text).unwrap()["error"].is_string());
+    assert_eq!(
+        server
+            .request(
+                "GET",
+                &format!("/api/controller/models?model_name={model}"),
+                None
+            )
+            .0,
+        503
+    );
+    assert_eq!(server.request("GET", "/api/health", None).0, 200);
+
+    proxy.restore();
+    eventually(Duration::from_secs(60), || {
+        server
+            .request("POST", "/api/controller/heartbeat", Some(&body(&model, 1)))
+            .0
+            == 200
+    });
+    let remove = format!(
+        "/api/controller/models?model_name={model}&host=10.1.2.3&port=1&remove_from_registry=true"
+    );
+    assert_eq!(server.request("DELETE", &remove, None).0, 200);
+    assert_eq!(server.terminate().code(), Some(0));
+}
+
+#[test]
+fn postgres_outage_answers_503_and_recovers() {
+    if let Some(url) = external("REGISTRY_TEST_POSTGRES_URL", cfg!(feature = "postgres")) {
+        outage(&url);
+    }
+}
+
+#[test]
+fn mariadb_outage_answers_503_and_recovers() {
+    if let Some(url) = external("REGISTRY_TEST_MYSQL_URL", cfg!(feature = "mysql")) {
+        outage(&url);
     }
 }

@@ -1,6 +1,7 @@
 //! Helpers shared by the router tests: a state over memory storage and a one-call client.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod proxy;
 pub mod server;
 
 use std::sync::Arc;
