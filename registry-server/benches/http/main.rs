@@ -7,7 +7,8 @@
 //! `benches/heartbeat.lua`, and resident memory holding 10,000 instances.
 //!
 //! Run: `cargo bench -p registry-server --bench http` (or `cargo xtask bench`). Needs `wrk` on
-//! the PATH. Settings: `REGISTRY_BENCH_SECONDS` (wrk duration, default 10) and
+//! the PATH. Settings: `REGISTRY_BENCH_SECONDS` (wrk duration, default 10),
+//! `REGISTRY_BENCH_RUNS` (wrk runs per server, the best one reported, default 3) and
 //! `REGISTRY_BENCH_PEER_PYTHON` (a Python with `dbgpt==0.8.2`, fastapi and uvicorn; default
 //! `target/peer-venv/bin/python` when it exists; DB-GPT's figures are skipped without one).
 
@@ -32,6 +33,10 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(10);
+    let runs: u32 = std::env::var("REGISTRY_BENCH_RUNS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3);
     let dir = tempfile::tempdir().expect("temporary directory");
     let binary = PathBuf::from(env!("CARGO_BIN_EXE_registry-server"));
     let sqlite = |file: &str| format!("sqlite://{}", dir.path().join(file).display());
@@ -100,7 +105,7 @@ fn main() {
 
     println!("(sqlite+c5s: SQLite with --heartbeat-coalesce 5s)");
     println!(
-        "\nheartbeats over HTTP: wrk -t2 -c16 -d{seconds}s --latency, 100 instances; 2-core machine, load generator included\n"
+        "\nheartbeats over HTTP: wrk -t2 -c16 -d{seconds}s --latency, best of {runs}, 100 instances; 2-core machine, load generator included\n"
     );
     println!(
         "{:<26} {:>12} {:>9} {:>11} {:>14} {:>11}",
@@ -108,7 +113,7 @@ fn main() {
     );
     let mut results = Vec::new();
     for subject in &subjects {
-        match subject.measure(&script, seconds) {
+        match subject.measure(&script, seconds, runs) {
             Ok(figures) => {
                 println!("{}", figures.row(subject.name()));
                 results.push((subject.name().to_owned(), figures));

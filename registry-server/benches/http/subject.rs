@@ -124,7 +124,12 @@ impl Subject {
     }
 
     /// Starts the server, measures it and stops it.
-    pub(crate) fn measure(&self, script: &Path, seconds: u64) -> Result<Figures, String> {
+    pub(crate) fn measure(
+        &self,
+        script: &Path,
+        seconds: u64,
+        runs: u32,
+    ) -> Result<Figures, String> {
         let port = free_port().map_err(|e| format!("no free port: {e}"))?;
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let started = Instant::now();
@@ -141,8 +146,16 @@ impl Subject {
         std::thread::sleep(Duration::from_millis(300));
         let rss_idle_mb = rss_mb(pid)?;
         let (rps, p99_ms, errors) = if wrk::available() {
-            let report = wrk::run(addr, script, seconds)?;
-            (Some(report.rps), Some(report.p99_ms), report.errors)
+            // The best of several runs: other work on a shared machine only ever slows a run.
+            let mut best: Option<wrk::Report> = None;
+            for _ in 0..runs.max(1) {
+                let report = wrk::run(addr, script, seconds)?;
+                if best.is_none_or(|b| report.rps > b.rps) {
+                    best = Some(report);
+                }
+            }
+            let best = best.ok_or("no wrk run")?;
+            (Some(best.rps), Some(best.p99_ms), best.errors)
         } else {
             (None, None, 0)
         };
