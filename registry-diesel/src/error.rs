@@ -97,8 +97,27 @@ pub(crate) fn query_error(error: &QueryError, message: String) -> StorageError {
         | QueryError::SerializationError(_)
         | QueryError::DeserializationError(_)
         | QueryError::InvalidCString(_) => StorageError::Data(message),
+        QueryError::DatabaseError(_, info) if is_data_message(info.message()) => {
+            StorageError::Data(message)
+        }
         _ => StorageError::Backend(message),
     }
+}
+
+/// Driver messages that mean "this value does not fit the column" (PostgreSQL's SQLSTATE class
+/// 22, MySQL's data errors), which diesel reports without a kind of their own.
+const DATA_MESSAGES: &[&str] = &[
+    "too long",
+    "out of range",
+    "invalid input",
+    "incorrect",
+    "truncat",
+    "invalid byte sequence",
+];
+
+fn is_data_message(message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    DATA_MESSAGES.iter().any(|m| message.contains(m))
 }
 
 /// Driver messages that mean "unreachable or timed out". Not every driver gives these a kind
@@ -194,6 +213,14 @@ mod tests {
         assert!(!is_connection_lost(&locked));
         let deadlock = db_error(DatabaseErrorKind::SerializationFailure, "Deadlock found");
         assert!(is_retryable_conflict(&deadlock));
+        let too_long = db_error(
+            DatabaseErrorKind::Unknown,
+            "value too long for type character varying(128)",
+        );
+        assert!(matches!(
+            query_error(&too_long, String::new()),
+            StorageError::Data(_)
+        ));
         let syntax = db_error(DatabaseErrorKind::Unknown, "syntax error");
         assert!(matches!(
             query_error(&syntax, String::new()),

@@ -16,7 +16,7 @@ use crate::pool::dispatch;
 use crate::schema::dbgpt_cluster_registry_instance as t;
 use crate::storage::DieselStorage;
 use crate::time::{Cutoff, Now};
-use crate::upsert::{OnExisting, Upsert};
+use crate::upsert::{OnExisting, Upsert, UpsertRow};
 
 /// The conflict target of an upsert: the unique key on SQLite and PostgreSQL
 /// (`ON CONFLICT (model_name, host, port)`), any unique key on MySQL (`ON DUPLICATE KEY`).
@@ -79,21 +79,36 @@ struct SettingsChange {
     weight: Option<f64>,
 }
 
+impl DieselStorage {
+    /// One register or heartbeat: through the group commit where there is one, else alone.
+    fn upsert(
+        &self,
+        instance: &ModelInstance,
+        now: DateTime<Utc>,
+        on_existing: OnExisting,
+    ) -> Result<(), StorageError> {
+        let now = self.now(now);
+        if let Some(batcher) = self.batcher(on_existing) {
+            return batcher.submit(self, instance, now);
+        }
+        let rows = [UpsertRow::new(instance, now)];
+        let upsert = Upsert::new(&rows, on_existing);
+        self.run(|conn| dispatch!(conn, c => upsert.execute(c)))
+            .map(drop)
+    }
+}
+
 fn count(rows: usize) -> u64 {
     u64::try_from(rows).unwrap_or(u64::MAX)
 }
 
 impl InstanceStorage for DieselStorage {
     fn register(&self, instance: &ModelInstance, now: DateTime<Utc>) -> Result<(), StorageError> {
-        let upsert = Upsert::new(instance, self.now(now), OnExisting::Register);
-        self.run(|conn| dispatch!(conn, c => upsert.execute(c)))
-            .map(drop)
+        self.upsert(instance, now, OnExisting::Register)
     }
 
     fn heartbeat(&self, instance: &ModelInstance, now: DateTime<Utc>) -> Result<(), StorageError> {
-        let upsert = Upsert::new(instance, self.now(now), OnExisting::Heartbeat);
-        self.run(|conn| dispatch!(conn, c => upsert.execute(c)))
-            .map(drop)
+        self.upsert(instance, now, OnExisting::Heartbeat)
     }
 
     fn deregister(&self, id: &ModelInstanceIdentifier, remove: bool) -> Result<(), StorageError> {

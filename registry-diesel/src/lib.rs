@@ -27,6 +27,7 @@
 //! (`sqlite`, the default, `postgres`, `mysql`). This crate knows nothing of HTTP.
 
 mod backend;
+mod batch;
 mod config;
 mod entity;
 mod error;

@@ -76,6 +76,7 @@ const MYSQL_SETTINGS: &str = "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMI
 pub(crate) struct Manager {
     backend: Backend,
     url: String,
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
     busy_timeout: Duration,
 }
 

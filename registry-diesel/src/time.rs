@@ -44,8 +44,11 @@ impl Now {
 pub(crate) enum Cutoff {
     /// The database's clock minus the timeout, given in the units each backend wants.
     Database {
+        #[cfg_attr(not(feature = "mysql"), allow(dead_code))]
         micros: i64,
+        #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
         seconds: f64,
+        #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
         sqlite_modifier: String,
     },
     /// A time the caller computed.

@@ -22,23 +22,44 @@ pub(crate) enum OnExisting {
     Register,
 }
 
-/// `INSERT` a new instance healthy and beating now, or update the existing one.
+/// One instance of an upsert, beating at `now`.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Upsert<'a> {
+pub(crate) struct UpsertRow<'a> {
     instance: &'a ModelInstance,
     port: i32,
     now: Now,
-    on_existing: OnExisting,
 }
 
-impl<'a> Upsert<'a> {
-    pub(crate) fn new(instance: &'a ModelInstance, now: Now, on_existing: OnExisting) -> Self {
+impl<'a> UpsertRow<'a> {
+    pub(crate) fn new(instance: &'a ModelInstance, now: Now) -> Self {
         Self {
             instance,
             port: i32::from(instance.port),
             now,
-            on_existing,
         }
+    }
+}
+
+impl UpsertRow<'_> {
+    /// The row's instance key.
+    pub(crate) fn key(&self) -> registry_core::InstanceKey<'_> {
+        self.instance.key()
+    }
+}
+
+/// `INSERT` new instances healthy and beating now, or update the existing ones: one row for a
+/// single call, several for a group commit (see [`crate::batch`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Upsert<'a> {
+    rows: &'a [UpsertRow<'a>],
+    on_existing: OnExisting,
+}
+
+impl<'a> Upsert<'a> {
+    /// The rows must be non-empty and their keys distinct: PostgreSQL refuses to update one row
+    /// twice in a statement.
+    pub(crate) fn new(rows: &'a [UpsertRow<'a>], on_existing: OnExisting) -> Self {
+        Self { rows, on_existing }
     }
 }
 
@@ -52,7 +73,7 @@ impl<Conn> RunQueryDsl<Conn> for Upsert<'_> {}
 
 const INSERT: &str = "INSERT INTO dbgpt_cluster_registry_instance \
      (model_name, host, port, weight, check_healthy, healthy, enabled, prompt_template, \
-     last_heartbeat, gmt_created, gmt_modified) VALUES (";
+     last_heartbeat, gmt_created, gmt_modified) VALUES ";
 
 /// One `QueryFragment` impl per backend: the same `INSERT … VALUES`, then that backend's
 /// conflict clause: what a heartbeat sets on an existing row, and what a registration adds.
@@ -60,26 +81,29 @@ macro_rules! upsert_fragment {
     ($backend:ty, $heartbeat:expr, $register:expr) => {
         impl QueryFragment<$backend> for Upsert<'_> {
             fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, $backend>) -> QueryResult<()> {
-                let instance = self.instance;
                 out.push_sql(INSERT);
-                out.push_bind_param::<Text, _>(&instance.model_name)?;
-                out.push_sql(", ");
-                out.push_bind_param::<Text, _>(&instance.host)?;
-                out.push_sql(", ");
-                out.push_bind_param::<Integer, _>(&self.port)?;
-                out.push_sql(", ");
-                out.push_bind_param::<Double, _>(&instance.weight)?;
-                out.push_sql(", ");
-                out.push_bind_param::<Bool, _>(&instance.check_healthy)?;
-                out.push_sql(", ");
-                out.push_bind_param::<Bool, _>(&true)?;
-                out.push_sql(", ");
-                out.push_bind_param::<Bool, _>(&instance.enabled)?;
-                out.push_sql(", ");
-                out.push_bind_param::<Nullable<Text>, _>(&instance.prompt_template)?;
-                for _ in 0..3 {
+                for (index, row) in self.rows.iter().enumerate() {
+                    let instance = row.instance;
+                    out.push_sql(if index == 0 { "(" } else { "), (" });
+                    out.push_bind_param::<Text, _>(&instance.model_name)?;
                     out.push_sql(", ");
-                    self.now.walk_ast(out.reborrow())?;
+                    out.push_bind_param::<Text, _>(&instance.host)?;
+                    out.push_sql(", ");
+                    out.push_bind_param::<Integer, _>(&row.port)?;
+                    out.push_sql(", ");
+                    out.push_bind_param::<Double, _>(&instance.weight)?;
+                    out.push_sql(", ");
+                    out.push_bind_param::<Bool, _>(&instance.check_healthy)?;
+                    out.push_sql(", ");
+                    out.push_bind_param::<Bool, _>(&true)?;
+                    out.push_sql(", ");
+                    out.push_bind_param::<Bool, _>(&instance.enabled)?;
+                    out.push_sql(", ");
+                    out.push_bind_param::<Nullable<Text>, _>(&instance.prompt_template)?;
+                    for _ in 0..3 {
+                        out.push_sql(", ");
+                        row.now.walk_ast(out.reborrow())?;
+                    }
                 }
                 out.push_sql(")");
                 out.push_sql($heartbeat);
@@ -124,14 +148,14 @@ mod tests {
     #[test]
     fn heartbeats_update_only_liveness() {
         let instance = ModelInstance::new("m@llm", "h", 1);
+        let rows = [UpsertRow::new(&instance, Now::Database)];
         let sql = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&Upsert::new(
-            &instance,
-            Now::Database,
+            &rows,
             OnExisting::Heartbeat,
         ))
         .to_string();
         assert!(sql.contains("ON CONFLICT (model_name, host, port) DO UPDATE SET healthy = excluded.healthy, last_heartbeat = excluded.last_heartbeat, gmt_modified = excluded.gmt_modified --"), "{sql}");
-        let register = Upsert::new(&instance, Now::Database, OnExisting::Register);
+        let register = Upsert::new(&rows, OnExisting::Register);
         let sql = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&register).to_string();
         assert!(
             sql.contains("prompt_template = excluded.prompt_template --"),

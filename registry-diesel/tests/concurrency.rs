@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use common::TestDb;
-use registry_core::{InstanceStorage, ModelInstance, QuerySpec, Storage};
+use registry_core::{InstanceStorage, ModelInstance, QuerySpec, Storage, StorageError};
+use registry_diesel::Backend;
 use registry_diesel::{PoolConfig, TimeSource};
 
 const THREADS: usize = 16;
@@ -28,6 +29,7 @@ backend_tests!(
     sixteen_threads_of_first_heartbeats_leave_one_healthy_row_each,
     a_heartbeat_racing_the_sweep_is_never_lost,
     the_database_clock_ignores_skewed_callers,
+    a_bad_instance_fails_only_its_own_call,
 );
 
 fn sixteen_threads_of_first_heartbeats_leave_one_healthy_row_each(db: &TestDb) {
@@ -171,4 +173,48 @@ fn the_database_clock_ignores_skewed_callers(db: &TestDb) {
     let left = database_clock.query(&QuerySpec::new()).unwrap();
     assert_eq!(left.len(), 1);
     assert!(left[0].healthy);
+}
+
+fn a_bad_instance_fails_only_its_own_call(db: &TestDb) {
+    let storage = Arc::new(
+        db.storage_with(
+            PoolConfig::default()
+                .with_max_size(THREADS as u32)
+                .with_time_source(TimeSource::Caller),
+        ),
+    );
+    // Longer than the column: the storage is called directly, without the registry's
+    // validation, so the database itself refuses it (SQLite does not check lengths).
+    let bad = ModelInstance::new("m".repeat(200), "10.0.0.1", 1);
+    let barrier = Arc::new(Barrier::new(THREADS));
+    let threads: Vec<_> = (0..THREADS)
+        .map(|thread_index| {
+            let (storage, barrier, bad) = (Arc::clone(&storage), Arc::clone(&barrier), bad.clone());
+            thread::spawn(move || {
+                barrier.wait();
+                let mut bad_results = Vec::new();
+                for step in 0..50_u16 {
+                    if thread_index == 0 {
+                        bad_results.push(storage.heartbeat(&bad, start()));
+                    } else {
+                        let port = 2 + (step + thread_index as u16) % 40;
+                        storage.heartbeat(&worker(port), start()).unwrap();
+                    }
+                }
+                bad_results
+            })
+        })
+        .collect();
+    let mut bad_results = Vec::new();
+    for thread in threads {
+        bad_results.extend(thread.join().unwrap());
+    }
+    if db.backend != Backend::Sqlite {
+        for result in bad_results {
+            assert!(matches!(result, Err(StorageError::Data(_))), "{result:?}");
+        }
+    }
+    let good = QuerySpec::new().eq("host", "10.0.0.1").eq("healthy", true);
+    let stored = storage.query(&good).unwrap();
+    assert_eq!(stored.iter().filter(|i| i.port > 1).count(), 40);
 }

@@ -8,8 +8,8 @@ mod common;
 
 use std::time::Duration;
 
-use registry_core::{ModelInstance, QuerySpec, Storage, StorageError};
-use registry_diesel::{Backend, DieselError, DieselStorage, PoolConfig, run_migrations};
+use registry_core::StorageError;
+use registry_diesel::{DieselError, DieselStorage, PoolConfig, run_migrations};
 
 fn quick() -> PoolConfig {
     PoolConfig::default().with_connection_timeout(Duration::from_millis(300))
@@ -37,6 +37,7 @@ fn an_unknown_scheme_is_a_typed_error_without_the_password() {
     ));
 }
 
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 /// Connecting to `url` fails as unavailable, retryable, and without `secret` in any message.
 fn assert_unreachable(url: &str, secret: &str) {
     let error = DieselStorage::connect(url, quick()).unwrap_err();
@@ -77,45 +78,50 @@ fn an_unreachable_mysql_server_is_unavailable() {
 }
 
 #[cfg(feature = "sqlite")]
-#[test]
-fn an_unopenable_sqlite_file_is_unavailable() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!(
-        "sqlite://{}",
-        dir.path().join("missing/dir/registry.db").display()
-    );
-    let error = DieselStorage::connect(&url, quick()).unwrap_err();
-    assert!(
-        matches!(error, DieselError::Unavailable { .. }),
-        "{error:?}"
-    );
-}
+mod sqlite {
+    use super::*;
+    use registry_core::{ModelInstance, QuerySpec, Storage};
+    use registry_diesel::Backend;
 
-#[cfg(feature = "sqlite")]
-#[test]
-fn in_memory_sqlite_keeps_its_data_across_calls() {
-    for url in [":memory:", "sqlite://:memory:"] {
-        let storage = DieselStorage::connect(url, PoolConfig::default()).unwrap();
-        assert_eq!(storage.backend(), Backend::Sqlite);
-        for port in 1..=20 {
-            storage
-                .save(&ModelInstance::new("m@llm", "h", port))
-                .unwrap();
-        }
-        assert_eq!(storage.count(&QuerySpec::new()).unwrap(), 20, "{url}");
+    #[test]
+    fn an_unopenable_sqlite_file_is_unavailable() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!(
+            "sqlite://{}",
+            dir.path().join("missing/dir/registry.db").display()
+        );
+        let error = DieselStorage::connect(&url, quick()).unwrap_err();
+        assert!(
+            matches!(error, DieselError::Unavailable { .. }),
+            "{error:?}"
+        );
     }
-}
 
-#[cfg(feature = "sqlite")]
-#[test]
-fn plain_paths_and_sqlite_urls_open_the_same_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("registry.db");
-    let by_url = DieselStorage::connect(&format!("sqlite://{}", path.display()), quick()).unwrap();
-    by_url.save(&ModelInstance::new("m@llm", "h", 1)).unwrap();
-    let by_path = DieselStorage::connect(&path.display().to_string(), quick()).unwrap();
-    assert_eq!(by_path.count(&QuerySpec::new()).unwrap(), 1);
-    assert!(format!("{by_path:?}").contains("Sqlite"));
+    #[test]
+    fn in_memory_sqlite_keeps_its_data_across_calls() {
+        for url in [":memory:", "sqlite://:memory:"] {
+            let storage = DieselStorage::connect(url, PoolConfig::default()).unwrap();
+            assert_eq!(storage.backend(), Backend::Sqlite);
+            for port in 1..=20 {
+                storage
+                    .save(&ModelInstance::new("m@llm", "h", port))
+                    .unwrap();
+            }
+            assert_eq!(storage.count(&QuerySpec::new()).unwrap(), 20, "{url}");
+        }
+    }
+
+    #[test]
+    fn plain_paths_and_sqlite_urls_open_the_same_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("registry.db");
+        let by_url =
+            DieselStorage::connect(&format!("sqlite://{}", path.display()), quick()).unwrap();
+        by_url.save(&ModelInstance::new("m@llm", "h", 1)).unwrap();
+        let by_path = DieselStorage::connect(&path.display().to_string(), quick()).unwrap();
+        assert_eq!(by_path.count(&QuerySpec::new()).unwrap(), 1);
+        assert!(format!("{by_path:?}").contains("Sqlite"));
+    }
 }
 
 #[cfg(not(feature = "postgres"))]
