@@ -5,7 +5,8 @@
 //! `REGISTRY_TEST_POSTGRES_URL` and `REGISTRY_TEST_MYSQL_URL` (the tests' defaults). A server
 //! that cannot be reached is skipped with a note. Each run gets a fresh database.
 //!
-//! Run: `cargo bench -p registry-diesel --all-features`.
+//! Run: `cargo bench -p registry-diesel --all-features`; `REGISTRY_BENCH_BACKENDS=mysql,postgres`
+//! limits the run to some backends (by feature name).
 
 #![allow(missing_docs, unreachable_pub)]
 
@@ -124,9 +125,19 @@ fn verdict(ok: bool) -> &'static str {
 }
 
 fn main() {
+    let chosen = std::env::var("REGISTRY_BENCH_BACKENDS").unwrap_or_default();
+    let wanted = |backend: &Backend| {
+        chosen.is_empty()
+            || chosen
+                .split(',')
+                .any(|name| name.trim() == backend.feature())
+    };
     let backends = [Backend::Sqlite, Backend::Postgres, Backend::Mysql];
     let mut rows = Vec::new();
-    for backend in backends.into_iter().filter(|b| b.is_compiled()) {
+    for backend in backends
+        .into_iter()
+        .filter(|b| b.is_compiled() && wanted(b))
+    {
         let (callers, _) = target(backend);
         for size in SIZES {
             match TestDb::open(backend) {
