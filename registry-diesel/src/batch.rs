@@ -14,6 +14,7 @@
 //! are written one by one, so one bad instance cannot fail another caller's call.
 
 use std::collections::VecDeque;
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use diesel::RunQueryDsl;
@@ -198,7 +199,16 @@ impl Batcher {
             same
         });
         let upsert = Upsert::new(&rows, self.on_existing);
-        match storage.run(|conn| dispatch!(conn, c => upsert.execute(c))) {
+        // A panic in the driver must not leave the waiting callers waiting forever.
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            storage.run(|conn| dispatch!(conn, c => upsert.execute(c)))
+        }))
+        .unwrap_or_else(|_| {
+            Err(StorageError::Backend(
+                "the database driver panicked".to_owned(),
+            ))
+        });
+        match outcome {
             Ok(_) => batch.iter().for_each(|slot| slot.finish(Ok(()))),
             Err(error) if batch.len() > 1 && !error.is_retryable() => {
                 for slot in batch {

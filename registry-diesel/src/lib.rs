@@ -6,7 +6,8 @@
 //! `dbgpt_cluster_registry_instance`, so a DB-GPT controller can share the database. Unlike
 //! DB-GPT, it never reads a row to decide how to write it: register and heartbeat are one
 //! upsert each, the expiry sweep one conditional `UPDATE`, removal one conditional `DELETE`,
-//! and a unique key on `(model_name, host, port)` makes duplicates impossible.
+//! and a unique key on `(model_name, host, port)` makes duplicates impossible. On PostgreSQL
+//! and MySQL, upserts that arrive together share one multi-row statement and one commit.
 //!
 //! ```
 //! # #[cfg(feature = "sqlite")] {
