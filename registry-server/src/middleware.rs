@@ -37,10 +37,12 @@ pub(crate) async fn observe(
             .headers()
             .get(TRACE_HEADER)
             .and_then(|value| value.to_str().ok());
-        let metadata = serde_json::json!({
-            "path": request.uri().path(),
-            "method": request.method().as_str(),
-        });
+        let metadata = || {
+            serde_json::json!({
+                "path": request.uri().path(),
+                "method": request.method().as_str(),
+            })
+        };
         state.tracer().open(REQUEST_OPERATION, parent, metadata)
     };
     let write = matches!(

@@ -42,7 +42,7 @@ pub(crate) async fn register(
     let child = state.tracer().open(
         REGISTER_OPERATION,
         span.as_ref().and_then(|s| s.0.id()),
-        instance_metadata(&instance),
+        || instance_metadata(&instance),
     );
     let result = state.registry().register_instance(&instance).await;
     if let Some(child) = child {
@@ -62,7 +62,7 @@ pub(crate) async fn deregister(
     let child = state.tracer().open(
         DEREGISTER_OPERATION,
         span.as_ref().and_then(|s| s.0.id()),
-        instance_metadata(&instance),
+        || instance_metadata(&instance),
     );
     let result = state.registry().deregister_instance(&instance).await;
     if let Some(child) = child {

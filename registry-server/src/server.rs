@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
+use axum::serve::ListenerExt as _;
 use registry_core::{RegistryConfig, StorageModelRegistry};
 use registry_diesel::{Backend, DieselStorage, PoolConfig, run_migrations};
 use thiserror::Error;
@@ -182,6 +183,12 @@ pub async fn serve(settings: &Settings, ready: impl FnOnce(SocketAddr)) -> Resul
     let checker = registry.start_checker();
     ready(addr);
     tracing::info!(%addr, "listening");
+    // Answers are small and written whole: send them at once rather than wait for an ACK.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "cannot set TCP_NODELAY");
+        }
+    });
     let result = axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown::signal())
         .await;

@@ -91,15 +91,15 @@ impl Tracer {
     }
 
     /// Opens a span, child of the span id `parent` when it is a valid one, and queues its
-    /// start record; `None` when tracing is off.
+    /// start record; `None` when tracing is off, in which case `metadata` is never built.
     pub(crate) fn open(
         &self,
         operation: &str,
         parent: Option<&str>,
-        metadata: Value,
+        metadata: impl FnOnce() -> Value,
     ) -> Option<OpenSpan> {
         let container = self.container.as_ref()?;
-        let span = Span::from_header(parent, SpanType::Base, operation).with_metadata(metadata);
+        let span = Span::from_header(parent, SpanType::Base, operation).with_metadata(metadata());
         container.append(span.clone());
         Some(OpenSpan { span })
     }
