@@ -1,7 +1,7 @@
 //! End-to-end over SQL storage: the real binary on SQLite, and on PostgreSQL and MariaDB when
-//! their URLs are given (`REGISTRY_TEST_POSTGRES_URL`, `REGISTRY_TEST_MYSQL_URL`) and the
-//! backend is compiled in. An unreachable database is skipped with a note, except when
-//! `CI=true`, where it fails.
+//! the backend's feature is on, at `REGISTRY_TEST_POSTGRES_URL` / `REGISTRY_TEST_MYSQL_URL`
+//! (default `postgres://postgres@127.0.0.1:5432/test`, `mysql://root@127.0.0.1:3306/test`).
+//! An unreachable database is skipped with a note, except when `CI=true`, where it fails.
 
 mod common;
 
@@ -140,30 +140,56 @@ fn an_unreachable_database_fails_start_up_with_a_clear_error() {
     }
 }
 
-/// The URL of an external database to test against, or `None` (with a note) when none is
-/// configured or reachable outside CI.
-fn external(var: &str, compiled: bool) -> Option<String> {
+/// The URL of an external database to test against: the variable's value, or the usual local
+/// default. `None`, with a note, when this build lacks the backend (the features choose the
+/// backends a run covers) or when nothing answers at the URL; except that with `CI=true` an
+/// unreachable database is a failure.
+fn external(var: &str, default_url: &str, compiled: bool) -> Option<String> {
+    if !compiled {
+        eprintln!("note: skipping {var}: this build lacks the backend's feature");
+        return None;
+    }
+    let url = std::env::var(var).unwrap_or_else(|_| default_url.to_owned());
+    if reachable(&url) {
+        return Some(url);
+    }
     let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    let reason = match std::env::var(var) {
-        Ok(url) if compiled => return Some(url),
-        Ok(_) => format!("{var} is set but this build lacks the backend's feature"),
-        Err(_) => format!("{var} is not set"),
-    };
-    assert!(!ci, "CI=true requires this backend: {reason}");
-    eprintln!("note: skipping: {reason}");
+    assert!(!ci, "CI=true requires a database at {var} ({url})");
+    eprintln!("note: skipping: no database answers at {var} ({url})");
     None
 }
 
+fn reachable(url: &str) -> bool {
+    use std::net::{TcpStream, ToSocketAddrs};
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let location = rest.rsplit_once('@').map_or(rest, |(_, location)| location);
+    let host_port = location.split(['/', '?']).next().unwrap_or(location);
+    host_port
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .is_some_and(|addr| TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_ok())
+}
+
+const POSTGRES: (&str, &str) = (
+    "REGISTRY_TEST_POSTGRES_URL",
+    "postgres://postgres@127.0.0.1:5432/test",
+);
+const MYSQL: (&str, &str) = (
+    "REGISTRY_TEST_MYSQL_URL",
+    "mysql://root@127.0.0.1:3306/test",
+);
+
 #[test]
 fn postgres_serves_and_persists() {
-    if let Some(url) = external("REGISTRY_TEST_POSTGRES_URL", cfg!(feature = "postgres")) {
+    if let Some(url) = external(POSTGRES.0, POSTGRES.1, cfg!(feature = "postgres")) {
         scenario(&url);
     }
 }
 
 #[test]
 fn mariadb_serves_and_persists() {
-    if let Some(url) = external("REGISTRY_TEST_MYSQL_URL", cfg!(feature = "mysql")) {
+    if let Some(url) = external(MYSQL.0, MYSQL.1, cfg!(feature = "mysql")) {
         scenario(&url);
     }
 }
@@ -235,14 +261,14 @@ fn outage(url: &str) {
 
 #[test]
 fn postgres_outage_answers_503_and_recovers() {
-    if let Some(url) = external("REGISTRY_TEST_POSTGRES_URL", cfg!(feature = "postgres")) {
+    if let Some(url) = external(POSTGRES.0, POSTGRES.1, cfg!(feature = "postgres")) {
         outage(&url);
     }
 }
 
 #[test]
 fn mariadb_outage_answers_503_and_recovers() {
-    if let Some(url) = external("REGISTRY_TEST_MYSQL_URL", cfg!(feature = "mysql")) {
+    if let Some(url) = external(MYSQL.0, MYSQL.1, cfg!(feature = "mysql")) {
         outage(&url);
     }
 }
