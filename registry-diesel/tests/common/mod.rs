@@ -195,13 +195,29 @@ impl TestDb {
             });
         }
         let (server, _) = server_url(backend);
-        let mut admin = RawConn::open(backend, &server).map_err(|error| {
-            format!(
-                "{} not reachable at {}: {error}",
-                backend.feature(),
-                redact_url(&server)
-            )
-        })?;
+        // The URL's own database may not exist on a fresh server; the maintenance database
+        // always does, and either can create the test's database.
+        let maintenance = with_database(
+            &server,
+            if backend == Backend::Postgres {
+                "postgres"
+            } else {
+                "mysql"
+            },
+        );
+        let (mut admin, server) = match RawConn::open(backend, &server) {
+            Ok(admin) => (admin, server),
+            Err(error) => match RawConn::open(backend, &maintenance) {
+                Ok(admin) => (admin, maintenance),
+                Err(_) => {
+                    return Err(format!(
+                        "{} not reachable at {}: {error}",
+                        backend.feature(),
+                        redact_url(&server)
+                    ));
+                }
+            },
+        };
         admin
             .execute(&format!("CREATE DATABASE {unique}"))
             .map_err(|error| format!("CREATE DATABASE {unique}: {error}"))?;
