@@ -227,6 +227,11 @@ fn render_registry(out: &mut String, gauges: &Gauges) {
             stats.deregistrations,
         ),
         (
+            "registry_heartbeats_coalesced_total",
+            "Heartbeats answered without a storage write (coalesced).",
+            stats.heartbeats_coalesced,
+        ),
+        (
             "registry_expired_total",
             "Instances the checker marked unhealthy.",
             stats.expired,

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use axum::serve::ListenerExt as _;
-use registry_core::{RegistryConfig, StorageModelRegistry};
+use registry_core::{OffsetClock, RegistryConfig, StorageModelRegistry, SystemClock};
 use registry_diesel::{Backend, DieselStorage, PoolConfig, run_migrations};
 use thiserror::Error;
 use tokio::net::TcpListener;
@@ -160,10 +160,14 @@ pub fn registry_config(settings: &Settings) -> RegistryConfig {
 pub async fn serve(settings: &Settings, ready: impl FnOnce(SocketAddr)) -> Result<(), ServerError> {
     let storage = open_storage(settings)?;
     tracing::info!(storage = storage.kind(), url = %redact_url(&settings.storage_url), "storage open");
-    let registry = Arc::new(StorageModelRegistry::with_config(
-        Arc::new(storage),
-        registry_config(settings),
-    ));
+    let clock = OffsetClock::new(
+        SystemClock,
+        chrono::Duration::milliseconds(settings.clock_offset_ms),
+    );
+    let registry = Arc::new(
+        StorageModelRegistry::with_config(Arc::new(storage), registry_config(settings))
+            .with_clock(Arc::new(clock)),
+    );
     let tracer = open_tracer(settings)?;
     let auth = Auth::new(settings.token.clone(), settings.auth_reads);
     let state = AppState::with_options(

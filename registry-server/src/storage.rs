@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use registry_core::{
-    InMemoryStorage, InstanceStorage, ModelInstance, ModelInstanceIdentifier, QuerySpec, Storage,
-    StorageError,
+    InMemoryStorage, InstanceSettings, InstanceStorage, ModelInstance, ModelInstanceIdentifier,
+    QuerySpec, Storage, StorageError,
 };
 
 /// Whichever storage the configuration names: in memory or a SQL database.
@@ -97,6 +97,14 @@ impl InstanceStorage for AnyStorage {
 
     fn remove_stale(&self, timeout: Duration, now: DateTime<Utc>) -> Result<u64, StorageError> {
         self.inner.remove_stale(timeout, now)
+    }
+
+    fn apply_settings(
+        &self,
+        id: &ModelInstanceIdentifier,
+        settings: &InstanceSettings,
+    ) -> Result<bool, StorageError> {
+        self.inner.apply_settings(id, settings)
     }
 
     fn instances(

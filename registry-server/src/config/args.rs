@@ -121,6 +121,18 @@ pub struct SettingsArgs {
     /// Log level: error, warn, info, debug, trace or off [default: info]
     #[arg(long, env = "REGISTRY_LOG_LEVEL", global = true, value_name = "LEVEL")]
     pub log_level: Option<String>,
+
+    /// Shifts this server's clock by this many milliseconds, to rehearse hosts whose clocks
+    /// disagree. SQL storages take heartbeat and expiry times from the database's clock, so it
+    /// changes no expiry decision there [default: 0]
+    #[arg(
+        long,
+        env = "REGISTRY_CLOCK_OFFSET_MS",
+        global = true,
+        value_name = "MS",
+        allow_negative_numbers = true
+    )]
+    pub clock_offset_ms: Option<i64>,
 }
 
 /// Parses a pool size: a number, or `auto` (stored as 0).

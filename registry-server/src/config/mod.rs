@@ -110,6 +110,8 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Log level.
     pub log_level: String,
+    /// Milliseconds added to this server's clock (testing clock skew).
+    pub clock_offset_ms: i64,
 }
 
 impl std::fmt::Debug for Settings {
@@ -141,6 +143,7 @@ impl Default for Settings {
             auth_reads: false,
             max_body_bytes: crate::DEFAULT_BODY_LIMIT,
             log_level: "info".to_owned(),
+            clock_offset_ms: 0,
         }
     }
 }
@@ -184,6 +187,7 @@ impl Settings {
             auth_reads: pick!(auth_reads).unwrap_or(d.auth_reads),
             max_body_bytes: pick!(max_body_bytes).unwrap_or(d.max_body_bytes),
             log_level: pick!(log_level).unwrap_or(d.log_level).to_ascii_lowercase(),
+            clock_offset_ms: pick!(clock_offset_ms).unwrap_or(d.clock_offset_ms),
         };
         settings.check()?;
         Ok(settings)
@@ -286,6 +290,7 @@ impl Settings {
             ("auth_reads", self.auth_reads.to_string()),
             ("max_body_bytes", self.max_body_bytes.to_string()),
             ("log_level", self.log_level.clone()),
+            ("clock_offset_ms", self.clock_offset_ms.to_string()),
         ]
     }
 

@@ -30,6 +30,7 @@ impl Backend {
         match self {
             Self::Postgres => {
                 let mut command = Command::new("psql");
+                command.env("PGOPTIONS", "-c client_min_messages=warning");
                 command.args([
                     "-q",
                     "-h",

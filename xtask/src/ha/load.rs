@@ -18,6 +18,8 @@ pub(crate) struct Fleet {
     /// Milliseconds since `started` of each instance's last accepted heartbeat (0: none yet).
     pub(crate) last_accepted_ms: Vec<AtomicU64>,
     pub(crate) started: Instant,
+    /// Heartbeats accepted so far, by any server.
+    pub(crate) accepted: AtomicU64,
     finish: AtomicBool,
 }
 
@@ -27,6 +29,7 @@ impl Fleet {
             stopped: (0..instances).map(|_| AtomicBool::new(false)).collect(),
             last_accepted_ms: (0..instances).map(|_| AtomicU64::new(0)).collect(),
             started: Instant::now(),
+            accepted: AtomicU64::new(0),
             finish: AtomicBool::new(false),
         })
     }
@@ -118,6 +121,7 @@ fn worker(
                         .latencies_us
                         .push(u32::try_from(took).unwrap_or(u32::MAX));
                     report.sent += 1;
+                    fleet.accepted.fetch_add(1, Ordering::Relaxed);
                     let at = fleet.started.elapsed().as_millis().max(1);
                     fleet.last_accepted_ms[*i]
                         .store(u64::try_from(at).unwrap_or(u64::MAX), Ordering::SeqCst);
