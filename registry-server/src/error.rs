@@ -45,6 +45,15 @@ pub enum AppError {
     /// No such route.
     #[error("no route for {0}")]
     NotFound(String),
+    /// The instance an operator named is not registered.
+    #[error("no such instance: {0}")]
+    NoSuchInstance(String),
+    /// The trace asked for is in no span file.
+    #[error("no such trace: {0}")]
+    NoSuchTrace(String),
+    /// The storage cannot do what was asked (such as applying an operator's settings).
+    #[error("not supported by this storage: {0}")]
+    Unsupported(String),
     /// The route exists but not for this method.
     #[error("method not allowed")]
     MethodNotAllowed,
@@ -73,7 +82,10 @@ impl AppError {
             Self::BadInput { .. } | Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::NotFound(_) | Self::NoSuchInstance(_) | Self::NoSuchTrace(_) => {
+                StatusCode::NOT_FOUND
+            }
+            Self::Unsupported(_) => StatusCode::NOT_IMPLEMENTED,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -109,6 +121,7 @@ impl From<StorageError> for AppError {
                 field: None,
             },
             StorageError::Unavailable(message) => Self::Unavailable(message),
+            StorageError::Unsupported(what) => Self::Unsupported(what.to_string()),
             other => Self::Internal(other.to_string()),
         }
     }

@@ -16,6 +16,8 @@
 //! ```
 
 mod auth;
+#[cfg(feature = "client")]
+pub mod client;
 pub mod config;
 mod error;
 mod metrics;

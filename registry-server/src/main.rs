@@ -27,6 +27,15 @@ fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Trace(command) => {
+            let span_file = settings.span_file.as_deref();
+            let output = registry_server::ops::cli::run(&command, span_file)?;
+            for note in &output.notes {
+                eprintln!("note: {note}");
+            }
+            print!("{}", output.text);
+            Ok(())
+        }
         Command::Serve => runtime(&settings)?.block_on(async {
             server::serve(&settings, |addr| {
                 // Tools and tests read this line to learn the port when listening on port 0.

@@ -30,7 +30,10 @@ pub(crate) async fn observe(
 ) -> Response {
     let started = Instant::now();
     let route = Route::of(request.method(), request.uri().path());
-    let span = if matches!(route, Route::Heartbeat | Route::Health) {
+    // Pages hold no data, and a watch is a poll like a heartbeat: neither is traced.
+    let page = crate::ops::is_page(request.uri().path());
+    let quiet = page || request.uri().path() == crate::ops::WATCH_PATH;
+    let span = if quiet || matches!(route, Route::Heartbeat | Route::Health) {
         None
     } else {
         let parent = request
@@ -48,8 +51,13 @@ pub(crate) async fn observe(
     let write = matches!(
         route,
         Route::Register | Route::Deregister | Route::Heartbeat
-    );
-    let response = match (route, state.auth().check(request.headers(), write)) {
+    ) || request.uri().path() == crate::ops::SETTINGS_PATH;
+    let checked = if page {
+        Ok(())
+    } else {
+        state.auth().check(request.headers(), write)
+    };
+    let response = match (route, checked) {
         (Route::Health, _) | (_, Ok(())) => {
             // Untraced requests (every heartbeat) skip the extension map's allocation.
             if span.is_some() {

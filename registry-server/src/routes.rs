@@ -48,6 +48,7 @@ pub(crate) async fn register(
     if let Some(child) = child {
         state.tracer().close(child);
     }
+    state.registry_changed();
     Ok(json_bool(result?))
 }
 
@@ -68,6 +69,7 @@ pub(crate) async fn deregister(
     if let Some(child) = child {
         state.tracer().close(child);
     }
+    state.registry_changed();
     Ok(json_bool(result?))
 }
 
@@ -92,7 +94,10 @@ pub(crate) async fn heartbeat(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, AppError> {
     let instance = instance_from_body(&state, body)?;
-    Ok(json_bool(state.registry().send_heartbeat(&instance).await?))
+    let result = state.registry().send_heartbeat(&instance).await?;
+    // Only a watched server re-reads; a heartbeat that changes nothing moves no index.
+    state.registry_changed();
+    Ok(json_bool(result))
 }
 
 /// `GET /v1/models`: healthy, enabled models in OpenAI's list format.

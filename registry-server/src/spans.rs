@@ -6,7 +6,7 @@
 //! Each span is written twice, a start record when it opens and an end record when it closes,
 //! as DB-GPT writes them.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,6 +32,7 @@ const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Clone, Default)]
 pub struct Tracer {
     container: Option<Arc<SpanStorageContainer>>,
+    file: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Tracer {
@@ -65,6 +66,7 @@ impl Tracer {
     pub fn new(container: Arc<SpanStorageContainer>) -> Self {
         Self {
             container: Some(container),
+            file: None,
         }
     }
 
@@ -84,10 +86,14 @@ impl Tracer {
             full_policy: FullPolicy::Drop,
             ..ContainerConfig::default()
         };
-        Ok(Self::new(Arc::new(SpanStorageContainer::new(
-            config,
-            vec![file],
-        )?)))
+        let mut tracer = Self::new(Arc::new(SpanStorageContainer::new(config, vec![file])?));
+        tracer.file = Some(path.to_path_buf());
+        Ok(tracer)
+    }
+
+    /// The span file this tracer writes, if it writes one; its daily rolled files are beside it.
+    pub fn span_file(&self) -> Option<&Path> {
+        self.file.as_deref()
     }
 
     /// Opens a span, child of the span id `parent` when it is a valid one, and queues its

@@ -15,6 +15,7 @@ use thiserror::Error;
 
 pub use args::SettingsArgs;
 use duration::format_duration;
+pub(crate) use duration::parse_duration as parse_duration_setting;
 pub use registry_diesel::redact_url;
 
 /// The command line.
@@ -34,7 +35,7 @@ pub struct Cli {
 }
 
 /// The subcommands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
 pub enum Command {
     /// Serve the registry over HTTP (the default).
     Serve,
@@ -42,6 +43,9 @@ pub enum Command {
     Migrate,
     /// Print the effective configuration, secrets masked, and exit.
     CheckConfig,
+    /// Read span files: `trace list` and `trace tree`, as DB-GPT's `dbgpt trace`.
+    #[command(subcommand)]
+    Trace(crate::ops::cli::TraceCommand),
 }
 
 /// Why the configuration could not be read.

@@ -1,0 +1,95 @@
+// The traces view: recent traces from the server's span files, and one trace as a waterfall.
+"use strict";
+
+function authHeaders() {
+  const token = sessionStorage.getItem("registry-token") || "";
+  return token ? { Authorization: "Bearer " + token } : {};
+}
+
+function setStatus(state, text) {
+  const el = document.getElementById("status");
+  el.dataset.state = state;
+  el.textContent = text;
+}
+
+function td(row, text) {
+  const cell = document.createElement("td");
+  cell.textContent = text;
+  row.appendChild(cell);
+  return cell;
+}
+
+function ms(value) {
+  return value === null || value === undefined ? "open" : value.toFixed(3);
+}
+
+async function loadList() {
+  setStatus("loading", "Loading…");
+  const answer = await fetch("/api/traces?limit=100", { headers: authHeaders(), cache: "no-store" });
+  if (!answer.ok) {
+    setStatus("error", "Cannot list traces: HTTP " + answer.status);
+    return;
+  }
+  const traces = await answer.json();
+  const body = document.querySelector("#traces tbody");
+  body.replaceChildren();
+  for (const t of traces) {
+    const row = body.insertRow();
+    row.dataset.traceId = t.trace_id;
+    td(row, t.start_time);
+    td(row, t.root_operation);
+    td(row, String(t.span_count));
+    td(row, ms(t.duration_ms));
+    const link = document.createElement("a");
+    link.href = "#" + encodeURIComponent(t.trace_id);
+    link.textContent = t.trace_id;
+    link.setAttribute("aria-label", "Show trace " + t.trace_id);
+    td(row, "").appendChild(link);
+  }
+  setStatus("ready", traces.length + " trace(s). Spans are written in batches, so the newest may be missing for a few seconds.");
+}
+
+async function showTrace(traceId) {
+  const answer = await fetch("/api/traces/" + encodeURIComponent(traceId), { headers: authHeaders() });
+  const section = document.getElementById("trace");
+  if (!answer.ok) {
+    setStatus("error", "Cannot show trace " + traceId + ": HTTP " + answer.status);
+    section.hidden = true;
+    return;
+  }
+  const trace = await answer.json();
+  document.getElementById("trace-title").textContent = "Trace " + trace.trace_id;
+  const total = Math.max(1e-6, ...trace.rows.map((r) => r.offset_ms + (r.duration_ms || 0)));
+  const body = document.querySelector("#waterfall tbody");
+  body.replaceChildren();
+  for (const r of trace.rows) {
+    const row = body.insertRow();
+    row.dataset.spanId = r.span_id;
+    const name = td(row, r.operation_name);
+    name.style.paddingLeft = (0.5 + r.depth * 1.2) + "rem";
+    td(row, r.span_type);
+    td(row, r.offset_ms.toFixed(3));
+    td(row, ms(r.duration_ms));
+    const barCell = td(row, "");
+    barCell.className = "bar-cell";
+    const bar = document.createElement("div");
+    bar.className = "bar";
+    const fill = document.createElement("span");
+    fill.style.left = (100 * r.offset_ms / total) + "%";
+    fill.style.width = (100 * (r.duration_ms || 0) / total) + "%";
+    bar.appendChild(fill);
+    barCell.appendChild(bar);
+  }
+  document.getElementById("tree-text").textContent = trace.text;
+  section.hidden = false;
+}
+
+function route() {
+  const id = decodeURIComponent(location.hash.slice(1));
+  if (id) showTrace(id).catch((error) => setStatus("error", String(error)));
+}
+
+document.getElementById("reload").addEventListener("click", () => loadList().catch((e) => setStatus("error", String(e))));
+window.addEventListener("hashchange", route);
+loadList().catch((error) => setStatus("error", String(error)));
+route();

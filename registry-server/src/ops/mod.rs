@@ -1,0 +1,86 @@
+//! The operators' view: the dashboard and traces pages, the change feed's long poll
+//! (`GET /api/controller/watch`), the operator write route (`POST /api/controller/models/settings`),
+//! the traces API, and the `trace` command-line tool.
+//!
+//! Pages and assets are embedded in the binary (no CDN, nothing to build); they hold no data,
+//! so they are served without a token even when reads need one; the data comes from the API,
+//! which the page calls with the token the operator typed.
+
+pub mod cli;
+mod pages;
+mod settings;
+mod traces;
+mod watch;
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, post};
+use registry_core::{ChangeFeed, ModelRegistry};
+
+use crate::AppState;
+
+pub(crate) use pages::is_page;
+pub use traces::DEFAULT_TRACE_LIMIT;
+pub use watch::{DEFAULT_WAIT, INDEX_HEADER, MAX_WAIT};
+
+/// The path of the long poll.
+pub const WATCH_PATH: &str = "/api/controller/watch";
+/// The path of the operator write route; a write, so it needs the token when one is set.
+pub const SETTINGS_PATH: &str = "/api/controller/models/settings";
+
+/// The longest the change feed waits between reads of the registry. It also reads after every
+/// write through this server, so this bounds how late it sees expiries by the heartbeat checker
+/// and writes by other servers sharing the database.
+pub const FEED_MAX_POLL: Duration = Duration::from_secs(1);
+
+/// The change feed, started on first use (it needs a tokio runtime, which building the router
+/// does not).
+#[derive(Debug, Default)]
+pub(crate) struct Ops {
+    feed: OnceLock<ChangeFeed>,
+}
+
+impl Ops {
+    /// Asks the feed to re-read the registry, if it runs; a feed not yet started reads the
+    /// registry when it starts.
+    pub(crate) fn nudge(&self) {
+        if let Some(feed) = self.feed.get() {
+            feed.nudge();
+        }
+    }
+}
+
+impl AppState {
+    /// The change feed, started now if it was not: it polls every heartbeat interval, at most
+    /// every [`FEED_MAX_POLL`]. Must be called on a tokio runtime.
+    pub fn change_feed(&self) -> &ChangeFeed {
+        self.ops().feed.get_or_init(|| {
+            let registry: Arc<dyn ModelRegistry> = self.registry().clone();
+            let interval = self
+                .registry()
+                .config()
+                .heartbeat_interval
+                .min(FEED_MAX_POLL);
+            ChangeFeed::start(registry, interval)
+        })
+    }
+
+    /// Tells the change feed that this server changed the registry.
+    pub(crate) fn registry_changed(&self) {
+        self.ops().nudge();
+    }
+}
+
+/// The operators' routes, merged into [`crate::app`].
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(pages::dashboard))
+        .route("/traces", get(pages::traces))
+        .route("/assets/{name}", get(pages::asset))
+        .route(WATCH_PATH, get(watch::watch))
+        .route(SETTINGS_PATH, post(settings::update))
+        .route("/api/traces", get(traces::list))
+        .route("/api/traces/{trace_id}", get(traces::tree))
+}

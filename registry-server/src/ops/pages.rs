@@ -1,0 +1,69 @@
+//! The embedded pages and their assets.
+
+use axum::extract::Path;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+
+use crate::error::AppError;
+
+const DASHBOARD_HTML: &str = include_str!("../../assets/dashboard.html");
+const TRACES_HTML: &str = include_str!("../../assets/traces.html");
+const ASSETS: [(&str, &str, &str); 3] = [
+    (
+        "dashboard.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/dashboard.js"),
+    ),
+    (
+        "traces.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/traces.js"),
+    ),
+    (
+        "style.css",
+        "text/css; charset=utf-8",
+        include_str!("../../assets/style.css"),
+    ),
+];
+
+/// Whether `path` is a page or an asset: they hold no data and are served without a token.
+pub(crate) fn is_page(path: &str) -> bool {
+    path == "/" || path == "/traces" || path.starts_with("/assets/")
+}
+
+fn html(text: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        text,
+    )
+        .into_response()
+}
+
+/// `GET /`: the dashboard.
+pub(crate) async fn dashboard() -> Response {
+    html(DASHBOARD_HTML)
+}
+
+/// `GET /traces`: the traces view.
+pub(crate) async fn traces() -> Response {
+    html(TRACES_HTML)
+}
+
+/// `GET /assets/{name}`: a script or style sheet of the pages.
+pub(crate) async fn asset(Path(name): Path<String>) -> Result<Response, AppError> {
+    let (_, kind, text) = ASSETS
+        .iter()
+        .find(|(asset, _, _)| *asset == name)
+        .ok_or_else(|| AppError::NotFound(format!("/assets/{name}")))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, *kind),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        *text,
+    )
+        .into_response())
+}

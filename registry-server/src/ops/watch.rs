@@ -1,0 +1,99 @@
+//! `GET /api/controller/watch?index=N[&timeout=DURATION]`: a blocking query over the change
+//! feed, as Consul's.
+//!
+//! It answers at once when the feed's index differs from `N` (absent or 0: the first call),
+//! otherwise when the registry changes, or after `timeout` (default 60 s, at most 5 min) with
+//! the unchanged index. The answer is `{"index": …, "instances": […]}` (instances as
+//! `GET /api/controller/models` lists them) and the index is also in `X-Registry-Index`.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::HeaderValue;
+use axum::response::{IntoResponse, Response};
+use registry_core::ModelRegistry;
+use serde::{Deserialize, Serialize};
+
+use crate::AppState;
+use crate::config::parse_duration_setting;
+use crate::error::AppError;
+use crate::wire::{self, InstanceOut};
+
+/// The header holding the answer's index.
+pub const INDEX_HEADER: &str = "x-registry-index";
+/// How long a watch waits when it names no timeout.
+pub const DEFAULT_WAIT: Duration = Duration::from_secs(60);
+/// The longest a watch may wait.
+pub const MAX_WAIT: Duration = Duration::from_secs(300);
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct WatchQuery {
+    index: Option<String>,
+    timeout: Option<String>,
+}
+
+#[derive(Serialize)]
+struct WatchAnswer<'a> {
+    index: u64,
+    instances: Vec<InstanceOut<'a>>,
+}
+
+impl WatchQuery {
+    fn parse(self) -> Result<(u64, Duration), AppError> {
+        let index = match self.index.as_deref().map(str::trim) {
+            None | Some("") => 0,
+            Some(text) => text.parse().map_err(|_| {
+                AppError::field(
+                    "index",
+                    format!("index must be a whole number, not {text:?}"),
+                )
+            })?,
+        };
+        let timeout = match self.timeout.as_deref().map(str::trim) {
+            None | Some("") => DEFAULT_WAIT,
+            Some(text) => parse_duration_setting(text)
+                .map_err(|message| AppError::field("timeout", message))?,
+        };
+        Ok((index, timeout.min(MAX_WAIT)))
+    }
+}
+
+/// The long poll.
+pub(crate) async fn watch(
+    State(state): State<AppState>,
+    query: Result<Query<WatchQuery>, QueryRejection>,
+) -> Result<Response, AppError> {
+    let Query(query) = query.map_err(|rejection| AppError::BadInput {
+        message: format!("invalid query: {}", rejection.body_text()),
+        field: None,
+    })?;
+    let (since, timeout) = query.parse()?;
+    let feed = state.change_feed();
+    let snapshot = if since == 0 {
+        feed.current()
+    } else {
+        feed.wait(since, timeout).await
+    };
+    // Index 1 is the feed's state before its first read as well as an empty registry that
+    // never changed: read the registry itself so that a new feed never answers an empty list.
+    let fresh;
+    let instances = if snapshot.index == 1 {
+        let mut read = state.registry().get_all_model_instances(false).await?;
+        read.sort_by(|a, b| a.key().cmp_key(&b.key()));
+        fresh = read;
+        &fresh
+    } else {
+        snapshot.instances.as_ref()
+    };
+    let body = WatchAnswer {
+        index: snapshot.index,
+        instances: wire::instance_list(instances),
+    };
+    let mut response = Json(body).into_response();
+    response
+        .headers_mut()
+        .insert(INDEX_HEADER, HeaderValue::from(snapshot.index));
+    Ok(response)
+}
