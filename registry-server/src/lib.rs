@@ -22,6 +22,7 @@ pub mod config;
 mod error;
 mod metrics;
 mod middleware;
+pub mod ops;
 mod routes;
 pub mod server;
 mod shutdown;
@@ -63,6 +64,7 @@ struct Inner {
     auth: Auth,
     tracer: Tracer,
     body_limit: usize,
+    ops: ops::Ops,
 }
 
 impl AppState {
@@ -90,6 +92,7 @@ impl AppState {
                 auth,
                 tracer,
                 body_limit,
+                ops: ops::Ops::default(),
             }),
         }
     }
@@ -115,6 +118,10 @@ impl AppState {
     pub(crate) fn body_limit(&self) -> usize {
         self.inner.body_limit
     }
+
+    pub(crate) fn ops(&self) -> &ops::Ops {
+        &self.inner.ops
+    }
 }
 
 /// The server's routes over `state`, without a socket: tests drive it with
@@ -131,6 +138,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/controller/heartbeat", post(routes::heartbeat))
         .route("/v1/models", get(routes::openai_models))
         .route("/metrics", get(routes::metrics))
+        .merge(ops::routes())
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.body_limit()))
