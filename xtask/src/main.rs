@@ -86,6 +86,7 @@ fn ci() -> Result<()> {
     ])?;
     test(Requirement::All)?;
     standalone_builds()?;
+    package()?;
     interop::run()?;
     println!("xtask ci: all checks passed");
     Ok(())
@@ -93,7 +94,7 @@ fn ci() -> Result<()> {
 
 fn test(requirement: Requirement) -> Result<()> {
     let plan = backends::plan(requirement)?;
-    let features = plan.cargo_features();
+    let features = with_client_feature(&plan.cargo_features());
     let mut args = vec!["test", "--workspace", "--all-targets"];
     let mut doc_args = vec!["test", "--workspace", "--doc"];
     if !features.is_empty() {
@@ -126,5 +127,98 @@ fn standalone_builds() -> Result<()> {
             ])?;
         }
     }
+    dependency_boundaries()
+}
+
+/// The backend features of a test plan plus registry-server's `client`, whose tests start
+/// real servers.
+fn with_client_feature(features: &str) -> String {
+    if features.is_empty() {
+        "registry-server/client".to_owned()
+    } else {
+        format!("{features},registry-server/client")
+    }
+}
+
+/// Crates that must not appear in a library crate's normal dependency tree (default
+/// features): the layering of ARCHITECTURE.md, checked.
+const FORBIDDEN_DEPENDENCIES: &[(&str, &[&str])] = &[
+    (
+        "registry-core",
+        &[
+            "diesel",
+            "r2d2",
+            "libsqlite3-sys",
+            "pq-sys",
+            "mysqlclient-sys",
+            "axum",
+            "hyper",
+            "hyper-util",
+            "h2",
+            "mio",
+            "socket2",
+            "ureq",
+            "reqwest",
+            "tower",
+        ],
+    ),
+    (
+        "span-storage",
+        &[
+            "registry-core",
+            "registry-diesel",
+            "registry-server",
+            "ureq",
+        ],
+    ),
+    (
+        "registry-diesel",
+        &["axum", "hyper", "ureq", "span-storage"],
+    ),
+    ("registry-server", &["ureq"]),
+];
+
+/// Fails if a library crate's dependency tree holds a crate its layer must not depend on.
+fn dependency_boundaries() -> Result<()> {
+    for (krate, forbidden) in FORBIDDEN_DEPENDENCIES {
+        let tree = cargo_tree(krate)?;
+        let found: std::collections::BTreeSet<&str> = tree
+            .lines()
+            .filter_map(|line| line.split_whitespace().next())
+            .filter(|name| forbidden.contains(name))
+            .collect();
+        if !found.is_empty() {
+            anyhow::bail!("{krate} must not depend on {found:?} (see ARCHITECTURE.md)");
+        }
+        println!("{krate}: none of {forbidden:?} in its dependency tree");
+    }
     Ok(())
+}
+
+/// `cargo tree -p <krate> -e normal --prefix none`: one dependency per line.
+fn cargo_tree(krate: &str) -> Result<String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let args = ["tree", "-p", krate, "-e", "normal", "--prefix", "none"];
+    println!("$ cargo {}", args.join(" "));
+    let output = std::process::Command::new(cargo).args(args).output()?;
+    if !output.status.success() {
+        anyhow::bail!(
+            "cargo tree -p {krate} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(String::from_utf8(output.stdout)?)
+}
+
+/// Packages every library crate as it would be published; interdependent workspace crates are
+/// packaged together against a local overlay registry, and each package is built from its
+/// `.crate` file to prove it is complete.
+fn package() -> Result<()> {
+    cmd::cargo(&[
+        "package",
+        "--workspace",
+        "--exclude",
+        "xtask",
+        "--allow-dirty",
+    ])
 }
