@@ -148,3 +148,8 @@ pub fn app(state: AppState) -> Router {
         ))
         .with_state(state)
 }
+
+/// The README's examples, compiled as doc tests so that they stay true.
+#[doc = include_str!("../README.md")]
+#[cfg(all(doctest, feature = "client"))]
+pub struct ReadmeDoctests;
