@@ -5,12 +5,14 @@
 //! cargo xtask ci       # the full gate: fmt, clippy, tests on every backend, interop, packaging
 //! cargo xtask bench    # throughput figures beside DB-GPT's, measured in the same run
 //! cargo xtask interop  # DB-GPT's own Python client against registry-server
+//! cargo xtask e2e      # the dashboard in headless Chromium against registry-server
 //! cargo xtask ha       # several servers on one database: the fault suite
 //! ```
 
 mod backends;
 mod bench;
 mod cmd;
+mod e2e;
 mod ha;
 mod interop;
 mod peer;
@@ -43,6 +45,9 @@ enum Task {
     },
     /// Runs DB-GPT's own Python client (dbgpt==0.8.2) against a real registry-server.
     Interop,
+    /// The dashboard in headless Chromium against a real registry-server (needs the Debian
+    /// packages chromium and chromium-driver).
+    E2e,
     /// The high-availability fault suite: several servers on one PostgreSQL or MariaDB.
     Ha {
         /// Run only the scenarios whose name contains this.
@@ -69,6 +74,7 @@ fn main() -> Result<()> {
         }
         Task::Bench { no_peer } => bench::run(!no_peer),
         Task::Interop => interop::run(),
+        Task::E2e => e2e::run(),
         Task::Ha { only, backend } => ha::run(&ha::Selection::new(only, backend)?),
     }
 }
@@ -88,6 +94,7 @@ fn ci() -> Result<()> {
     standalone_builds()?;
     package()?;
     interop::run()?;
+    e2e::run()?;
     println!("xtask ci: all checks passed");
     Ok(())
 }
