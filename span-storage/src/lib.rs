@@ -69,3 +69,8 @@ pub use propagation::{TRACE_HEADER, parse_trace_header};
 pub use reader::{BadLine, SpanFileContents, SpanFileReader, read_span_file};
 pub use span::{Metadata, Span, SpanType, is_valid_span_id, new_span_id, new_trace_id};
 pub use storage::{MemorySpanStorage, SpanStorage};
+
+/// The README's examples, compiled and run as doc tests so that they stay true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
