@@ -1,0 +1,101 @@
+//! The traces API and page, over the span files beside the server's span file.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::{call, registry};
+use registry_server::{AppState, Auth, Tracer, app};
+use span_storage::{Span, SpanType};
+
+/// A DB-GPT trace (root and child, both ended) written as the JSONL file `name` in `dir`.
+fn write_trace(dir: &Path, name: &str) -> (Span, Span) {
+    let root = Span::new_root(SpanType::Chat, "get_chat_instance");
+    let child = Span::child_of(&root, SpanType::Run, "run_model");
+    let lines: Vec<String> = [
+        root.clone(),
+        child.clone(),
+        child.end_record(),
+        root.end_record(),
+    ]
+    .iter()
+    .map(Span::to_json_line)
+    .collect();
+    std::fs::write(dir.join(name), lines.join("\n") + "\n").unwrap();
+    (root, child)
+}
+
+fn router_over(dir: &Path) -> axum::Router {
+    let tracer = Tracer::to_file(
+        &dir.join("registry_tracer.jsonl"),
+        10,
+        Duration::from_secs(10),
+        100,
+    )
+    .unwrap();
+    app(AppState::with_options(
+        registry(),
+        Auth::open(),
+        tracer,
+        65536,
+    ))
+}
+
+#[tokio::test]
+async fn recent_traces_and_one_trace_as_a_waterfall() {
+    let dir = tempfile::tempdir().unwrap();
+    let (root, child) = write_trace(dir.path(), "dbgpt_webserver_tracer.jsonl");
+    let router = router_over(dir.path());
+
+    let list = call(&router, "GET", "/api/traces?limit=10", None, &[]).await;
+    assert_eq!(list.status, 200, "{}", list.text);
+    let found = list.json.as_array().unwrap();
+    let summary = found
+        .iter()
+        .find(|t| t["trace_id"] == root.trace_id.as_str())
+        .unwrap();
+    assert_eq!(summary["root_operation"], "get_chat_instance");
+    assert_eq!(summary["span_count"], 2);
+
+    let uri = format!("/api/traces/{}", root.trace_id);
+    let trace = call(&router, "GET", &uri, None, &[]).await;
+    assert_eq!(trace.status, 200, "{}", trace.text);
+    let rows = trace.json["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["depth"], 0);
+    assert_eq!(rows[1]["span_id"], child.span_id.as_str());
+    assert_eq!(rows[1]["depth"], 1);
+    assert!(rows[1]["duration_ms"].is_number());
+    assert!(trace.json["text"].as_str().unwrap().contains("run_model"));
+}
+
+#[tokio::test]
+async fn limits_unknown_traces_and_no_tracing() {
+    let dir = tempfile::tempdir().unwrap();
+    write_trace(dir.path(), "dbgpt_webserver_tracer.jsonl");
+    // A second file in the folder: both are read.
+    write_trace(dir.path(), "more.jsonl");
+    let router = router_over(dir.path());
+    let all = call(&router, "GET", "/api/traces", None, &[]).await;
+    assert_eq!(all.json.as_array().unwrap().len(), 2);
+    let one = call(&router, "GET", "/api/traces?limit=1", None, &[]).await;
+    assert_eq!(one.json.as_array().unwrap().len(), 1);
+    let bad = call(&router, "GET", "/api/traces?limit=many", None, &[]).await;
+    assert_eq!(bad.status, 422);
+    assert_eq!(bad.json["field"], "limit");
+    let missing = call(&router, "GET", "/api/traces/no-such-trace", None, &[]).await;
+    assert_eq!(missing.status, 404);
+    assert!(
+        missing.json["error"]
+            .as_str()
+            .unwrap()
+            .contains("no-such-trace")
+    );
+
+    // Tracing off: no span files, an empty list.
+    let untraced = app(AppState::new(registry()));
+    let empty = call(&untraced, "GET", "/api/traces", None, &[]).await;
+    assert_eq!(empty.status, 200);
+    assert_eq!(empty.json, serde_json::json!([]));
+}
