@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
+use tokio::runtime::RuntimeFlavor;
 
 use super::coalesce::Coalescer;
 use super::selection::pick_weighted;
@@ -171,8 +172,10 @@ impl<S: InstanceStorage + 'static> StorageModelRegistry<S> {
         result
     }
 
-    /// Runs `op` on the storage: inline for a non-blocking storage, on the blocking pool
-    /// otherwise.
+    /// Runs `op` on the storage: inline for a non-blocking storage; for a blocking one, on a
+    /// multi-threaded runtime through `block_in_place` (the worker hands its other tasks to a
+    /// fresh worker and runs `op` itself, saving the round trip through the blocking pool), and
+    /// elsewhere on the blocking pool.
     async fn call<R, F>(&self, op: F) -> Result<R, RegistryError>
     where
         R: Send + 'static,
@@ -180,6 +183,11 @@ impl<S: InstanceStorage + 'static> StorageModelRegistry<S> {
     {
         if !self.storage.is_blocking() {
             return Ok(op(&self.storage)?);
+        }
+        let multi_threaded = tokio::runtime::Handle::try_current()
+            .is_ok_and(|handle| handle.runtime_flavor() == RuntimeFlavor::MultiThread);
+        if multi_threaded {
+            return Ok(tokio::task::block_in_place(|| op(&self.storage))?);
         }
         let storage = Arc::clone(&self.storage);
         tokio::task::spawn_blocking(move || op(&storage))
