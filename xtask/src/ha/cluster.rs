@@ -83,7 +83,19 @@ impl Backend {
             }
         };
         command.stdout(Stdio::null());
-        cmd::run(command)
+        cmd::run(command)?;
+        // The stop command may return while the server still finishes its last transactions;
+        // the outage begins once it refuses connections.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            let mut probe = self.admin("SELECT 1");
+            probe.stdout(Stdio::null()).stderr(Stdio::null());
+            if !probe.status().is_ok_and(|status| status.success()) {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        bail!("{} did not stop within 60 s", self.name())
     }
 
     /// Starts the database server again and waits until it answers.

@@ -323,10 +323,17 @@ fn database_outage(binary: &Path, backend: Backend) -> Result<String> {
     fleet.finish();
     drop(workers);
     let (rows, healthy) = probe::row_counts(&database)?;
+    // Every request during the outage was refused, so storage must hold exactly the fleet:
+    // the refused probe instance must not appear later, nothing lost, nothing duplicated.
+    let listed = probe::instances(servers_at[0])?;
+    let refused_key = probe::key_of(INSTANCES + 1);
     ensure!(
-        rows == INSTANCES as u64 + 1,
-        "expected {} rows (no loss, no duplicates), found {rows}",
-        INSTANCES + 1
+        !listed.iter().any(|(key, _)| *key == refused_key),
+        "an instance whose every heartbeat was refused with 503 appeared in storage"
+    );
+    ensure!(
+        rows == INSTANCES as u64,
+        "expected {INSTANCES} rows (no loss, no duplicates), found {rows}"
     );
     ensure!(
         healthy == rows - stopped.len() as u64,
