@@ -95,6 +95,7 @@ fn ci() -> Result<()> {
     package()?;
     interop::run()?;
     e2e::run()?;
+    ha::run(&ha::Selection::new(None, None)?)?;
     println!("xtask ci: all checks passed");
     Ok(())
 }
