@@ -27,6 +27,27 @@ fn fixture() -> Fixture {
     Fixture { registry, clock }
 }
 
+impl Fixture {
+    async fn register(&self, instance: &ModelInstance) -> bool {
+        self.registry.register_instance(instance).await.unwrap()
+    }
+
+    async fn beat(&self, instance: &ModelInstance) -> bool {
+        self.registry.send_heartbeat(instance).await.unwrap()
+    }
+
+    async fn deregister(&self, instance: &ModelInstance) -> bool {
+        self.registry.deregister_instance(instance).await.unwrap()
+    }
+
+    async fn list(&self, model: &str, healthy_only: bool) -> Vec<ModelInstance> {
+        self.registry
+            .get_all_instances(model, healthy_only)
+            .await
+            .unwrap()
+    }
+}
+
 fn instance(model: &str, port: u16) -> ModelInstance {
     ModelInstance::new(model, "127.0.0.1", port)
 }
@@ -34,13 +55,8 @@ fn instance(model: &str, port: u16) -> ModelInstance {
 #[tokio::test]
 async fn register_marks_healthy_with_heartbeat() {
     let f = fixture();
-    assert!(
-        f.registry
-            .register_instance(&instance("m", 8000))
-            .await
-            .unwrap()
-    );
-    let all = f.registry.get_all_instances("m", false).await.unwrap();
+    assert!(f.register(&instance("m", 8000)).await);
+    let all = f.list("m", false).await;
     assert_eq!(all.len(), 1);
     assert!(all[0].healthy);
     assert_eq!(all[0].last_heartbeat, Some(f.clock.now_for_test()));
@@ -49,15 +65,12 @@ async fn register_marks_healthy_with_heartbeat() {
 #[tokio::test]
 async fn register_existing_makes_no_duplicate_and_updates_weight() {
     let f = fixture();
-    f.registry
-        .register_instance(&instance("m", 8000))
-        .await
-        .unwrap();
+    f.register(&instance("m", 8000)).await;
     let mut again = instance("m", 8000);
     again.weight = 2.5;
     again.prompt_template = Some("vicuna".into());
-    f.registry.register_instance(&again).await.unwrap();
-    let all = f.registry.get_all_instances("m", false).await.unwrap();
+    f.register(&again).await;
+    let all = f.list("m", false).await;
     assert_eq!(all.len(), 1);
     assert_eq!(all[0].weight, 2.5);
     assert_eq!(all[0].prompt_template.as_deref(), Some("vicuna"));
@@ -66,17 +79,9 @@ async fn register_existing_makes_no_duplicate_and_updates_weight() {
 #[tokio::test]
 async fn deregister_keeps_entry_unhealthy() {
     let f = fixture();
-    f.registry
-        .register_instance(&instance("m", 8000))
-        .await
-        .unwrap();
-    assert!(
-        f.registry
-            .deregister_instance(&instance("m", 8000))
-            .await
-            .unwrap()
-    );
-    let all = f.registry.get_all_instances("m", false).await.unwrap();
+    f.register(&instance("m", 8000)).await;
+    assert!(f.deregister(&instance("m", 8000)).await);
+    let all = f.list("m", false).await;
     assert_eq!(all.len(), 1);
     assert!(!all[0].healthy);
 }
@@ -84,57 +89,24 @@ async fn deregister_keeps_entry_unhealthy() {
 #[tokio::test]
 async fn deregister_with_remove_deletes_and_missing_is_fine() {
     let f = fixture();
-    f.registry
-        .register_instance(&instance("m", 8000))
-        .await
-        .unwrap();
+    f.register(&instance("m", 8000)).await;
     let mut remove = instance("m", 8000);
     remove.remove_from_registry = true;
-    assert!(f.registry.deregister_instance(&remove).await.unwrap());
-    assert!(
-        f.registry
-            .get_all_instances("m", false)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert!(f.registry.deregister_instance(&remove).await.unwrap());
-    assert!(
-        f.registry
-            .deregister_instance(&instance("other", 1))
-            .await
-            .unwrap()
-    );
+    assert!(f.deregister(&remove).await);
+    assert!(f.list("m", false).await.is_empty());
+    assert!(f.deregister(&remove).await);
+    assert!(f.deregister(&instance("other", 1)).await);
 }
 
 #[tokio::test]
 async fn get_all_with_and_without_healthy_only() {
     let f = fixture();
-    f.registry
-        .register_instance(&instance("m", 8000))
-        .await
-        .unwrap();
-    f.registry
-        .register_instance(&instance("m", 8001))
-        .await
-        .unwrap();
-    f.registry
-        .register_instance(&instance("n", 8002))
-        .await
-        .unwrap();
-    f.registry
-        .deregister_instance(&instance("m", 8001))
-        .await
-        .unwrap();
-    assert_eq!(
-        f.registry
-            .get_all_instances("m", false)
-            .await
-            .unwrap()
-            .len(),
-        2
-    );
-    let healthy = f.registry.get_all_instances("m", true).await.unwrap();
+    f.register(&instance("m", 8000)).await;
+    f.register(&instance("m", 8001)).await;
+    f.register(&instance("n", 8002)).await;
+    f.deregister(&instance("m", 8001)).await;
+    assert_eq!(f.list("m", false).await.len(), 2);
+    let healthy = f.list("m", true).await;
     assert_eq!(healthy.iter().map(|i| i.port).collect::<Vec<_>>(), [8000]);
     assert_eq!(
         f.registry
@@ -167,19 +139,10 @@ async fn select_one_returns_a_healthy_enabled_instance() {
     );
     let mut disabled = instance("m", 8000);
     disabled.enabled = false;
-    f.registry.register_instance(&disabled).await.unwrap();
-    f.registry
-        .register_instance(&instance("m", 8001))
-        .await
-        .unwrap();
-    f.registry
-        .register_instance(&instance("m", 8002))
-        .await
-        .unwrap();
-    f.registry
-        .deregister_instance(&instance("m", 8002))
-        .await
-        .unwrap();
+    f.register(&disabled).await;
+    f.register(&instance("m", 8001)).await;
+    f.register(&instance("m", 8002)).await;
+    f.deregister(&instance("m", 8002)).await;
     for _ in 0..50 {
         let chosen = f
             .registry
@@ -194,19 +157,10 @@ async fn select_one_returns_a_healthy_enabled_instance() {
 #[tokio::test]
 async fn heartbeat_refreshes_last_heartbeat_and_health() {
     let f = fixture();
-    f.registry
-        .register_instance(&instance("m", 8000))
-        .await
-        .unwrap();
-    f.registry
-        .deregister_instance(&instance("m", 8000))
-        .await
-        .unwrap();
+    f.register(&instance("m", 8000)).await;
+    f.deregister(&instance("m", 8000)).await;
     f.clock.advance(chrono::Duration::seconds(30));
-    f.registry
-        .send_heartbeat(&instance("m", 8000))
-        .await
-        .unwrap();
+    f.beat(&instance("m", 8000)).await;
     let stored = f
         .registry
         .get_all_instances("m", false)
@@ -220,11 +174,8 @@ async fn heartbeat_refreshes_last_heartbeat_and_health() {
 #[tokio::test]
 async fn heartbeat_for_new_instance_registers_it() {
     let f = fixture();
-    f.registry
-        .send_heartbeat(&instance("m", 8000))
-        .await
-        .unwrap();
-    let all = f.registry.get_all_instances("m", true).await.unwrap();
+    f.beat(&instance("m", 8000)).await;
+    let all = f.list("m", true).await;
     assert_eq!(all.len(), 1);
     assert_eq!(f.registry.storage().count(&QuerySpec::new()).unwrap(), 1);
 }
@@ -232,10 +183,7 @@ async fn heartbeat_for_new_instance_registers_it() {
 #[tokio::test]
 async fn timeout_marks_unhealthy_and_heartbeat_brings_back() {
     let f = fixture();
-    f.registry
-        .register_instance(&instance("m", 8000))
-        .await
-        .unwrap();
+    f.register(&instance("m", 8000)).await;
     f.clock.advance(chrono::Duration::seconds(60));
     assert_eq!(
         f.registry.sweep().await.unwrap().expired,
@@ -244,55 +192,22 @@ async fn timeout_marks_unhealthy_and_heartbeat_brings_back() {
     );
     f.clock.advance(chrono::Duration::seconds(1));
     assert_eq!(f.registry.sweep().await.unwrap().expired, 1);
-    assert!(
-        f.registry
-            .get_all_instances("m", true)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    f.registry
-        .send_heartbeat(&instance("m", 8000))
-        .await
-        .unwrap();
-    assert_eq!(
-        f.registry.get_all_instances("m", true).await.unwrap().len(),
-        1
-    );
+    assert!(f.list("m", true).await.is_empty());
+    f.beat(&instance("m", 8000)).await;
+    assert_eq!(f.list("m", true).await.len(), 1);
     assert_eq!(f.registry.stats().expired, 1);
 }
 
 #[tokio::test]
 async fn several_instances_of_one_model_on_different_hosts_and_ports() {
     let f = fixture();
-    f.registry
-        .register_instance(&ModelInstance::new("m", "10.0.0.1", 8000))
-        .await
-        .unwrap();
-    f.registry
-        .register_instance(&ModelInstance::new("m", "10.0.0.2", 8000))
-        .await
-        .unwrap();
-    f.registry
-        .register_instance(&ModelInstance::new("m", "10.0.0.1", 8001))
-        .await
-        .unwrap();
-    f.registry
-        .register_instance(&ModelInstance::new("other", "10.0.0.1", 8000))
-        .await
-        .unwrap();
-    assert_eq!(
-        f.registry.get_all_instances("m", true).await.unwrap().len(),
-        3
-    );
-    assert_eq!(
-        f.registry
-            .get_all_instances("other", true)
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    f.register(&ModelInstance::new("m", "10.0.0.1", 8000)).await;
+    f.register(&ModelInstance::new("m", "10.0.0.2", 8000)).await;
+    f.register(&ModelInstance::new("m", "10.0.0.1", 8001)).await;
+    f.register(&ModelInstance::new("other", "10.0.0.1", 8000))
+        .await;
+    assert_eq!(f.list("m", true).await.len(), 3);
+    assert_eq!(f.list("other", true).await.len(), 1);
 }
 
 #[tokio::test]
@@ -324,7 +239,7 @@ async fn weighted_selection_follows_weights() {
     for (port, weight) in [(1, 1.0), (2, 3.0), (3, 0.0), (4, -2.0)] {
         let mut i = instance("m", port);
         i.weight = weight;
-        f.registry.register_instance(&i).await.unwrap();
+        f.register(&i).await;
     }
     let draws = 40_000;
     let mut counts = [0_u32; 5];
@@ -359,10 +274,7 @@ impl NowForTest for ManualClock {
 async fn operator_settings_change_only_their_fields() {
     use registry_core::{InstanceSettings, ModelInstanceIdentifier};
     let f = fixture();
-    f.registry
-        .register_instance(&instance("m", 8000))
-        .await
-        .unwrap();
+    f.register(&instance("m", 8000)).await;
     let id = ModelInstanceIdentifier::new("m", "127.0.0.1", 8000).unwrap();
     let disable = InstanceSettings::new().enabled(false).weight(4.0);
     assert!(
@@ -372,10 +284,7 @@ async fn operator_settings_change_only_their_fields() {
             .unwrap()
     );
     f.clock.advance(chrono::Duration::seconds(5));
-    f.registry
-        .send_heartbeat(&instance("m", 8000))
-        .await
-        .unwrap();
+    f.beat(&instance("m", 8000)).await;
     let stored = f
         .registry
         .get_all_instances("m", false)
