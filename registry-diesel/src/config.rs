@@ -23,11 +23,12 @@ pub enum TimeSource {
 /// use std::time::Duration;
 /// use registry_diesel::{PoolConfig, TimeSource};
 ///
-/// let config = PoolConfig { max_size: 4, ..PoolConfig::default() };
+/// let config = PoolConfig::default().with_max_size(4);
 /// assert_eq!(config.time_source, TimeSource::Database);
 /// assert_eq!(config.connection_timeout, Duration::from_secs(5));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PoolConfig {
     /// The most connections the pool holds. An in-memory SQLite database always gets exactly
     /// one, because every SQLite connection to `:memory:` opens a database of its own.

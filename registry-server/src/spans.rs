@@ -79,13 +79,11 @@ impl Tracer {
         capacity: usize,
     ) -> Result<Self, SpanStorageError> {
         let file: Arc<dyn SpanStorage> = Arc::new(FileSpanStorage::open(path)?);
-        let config = ContainerConfig {
-            batch_size,
-            flush_interval,
-            capacity,
-            full_policy: FullPolicy::Drop,
-            ..ContainerConfig::default()
-        };
+        let config = ContainerConfig::default()
+            .with_batch_size(batch_size)
+            .with_flush_interval(flush_interval)
+            .with_capacity(capacity)
+            .with_full_policy(FullPolicy::Drop);
         let mut tracer = Self::new(Arc::new(SpanStorageContainer::new(config, vec![file])?));
         tracer.file = Some(path.to_path_buf());
         Ok(tracer)

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 /// The configuration of a [`FileSpanStorage`].
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct FileStorageConfig {
     /// The file spans are appended to. Missing folders are created.
     pub path: PathBuf,

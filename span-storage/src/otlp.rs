@@ -7,6 +7,7 @@ use std::time::Duration;
 
 /// The configuration of an [`OtlpSpanStorage`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct OtlpConfig {
     /// The traces endpoint, e.g. `http://localhost:4318/v1/traces`. A base URL without the
     /// `/v1/traces` path gets it appended, as OpenTelemetry's `OTEL_EXPORTER_OTLP_ENDPOINT` does.

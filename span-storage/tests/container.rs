@@ -19,11 +19,9 @@ fn span(i: usize) -> Span {
 }
 
 fn config(batch_size: usize) -> ContainerConfig {
-    ContainerConfig {
-        batch_size,
-        flush_interval: LONG,
-        ..ContainerConfig::default()
-    }
+    ContainerConfig::default()
+        .with_batch_size(batch_size)
+        .with_flush_interval(LONG)
 }
 
 /// Polls until `done` holds. A generous bound turns a bug into a failure, not a hang.
@@ -62,11 +60,9 @@ fn four_spans_with_batch_size_five_wait_and_the_fifth_writes_all() {
 #[test]
 fn flush_interval_writes_a_partial_batch() {
     let memory = Arc::new(MemorySpanStorage::new());
-    let cfg = ContainerConfig {
-        batch_size: 1000,
-        flush_interval: Duration::ZERO,
-        ..ContainerConfig::default()
-    };
+    let cfg = ContainerConfig::default()
+        .with_batch_size(1000)
+        .with_flush_interval(Duration::ZERO);
     let container = SpanStorageContainer::new(cfg, vec![memory.clone()]).expect("container");
     for i in 0..3 {
         container.append(span(i));
@@ -104,10 +100,7 @@ fn flush_loses_nothing_while_eight_producers_append() {
     let path = dir.path().join("spans.jsonl");
     let file = Arc::new(FileSpanStorage::open(&path).expect("open"));
     // A small queue so that producers block and the flush thread is always busy.
-    let cfg = ContainerConfig {
-        capacity: 64,
-        ..config(10)
-    };
+    let cfg = config(10).with_capacity(64);
     let container = SpanStorageContainer::new(cfg, vec![file]).expect("container");
     std::thread::scope(|scope| {
         for t in 0..8 {
@@ -135,10 +128,7 @@ fn shutdown_while_eight_producers_append_loses_nothing_accepted() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("spans.jsonl");
     let file = Arc::new(FileSpanStorage::open(&path).expect("open"));
-    let cfg = ContainerConfig {
-        capacity: 256,
-        ..config(10)
-    };
+    let cfg = config(10).with_capacity(256);
     let container = SpanStorageContainer::new(cfg, vec![file]).expect("container");
     let accepted = AtomicU64::new(0);
     let started = AtomicU64::new(0);
@@ -245,12 +235,7 @@ fn gated(
 ) -> (Arc<Gate>, Arc<MemorySpanStorage>, SpanStorageContainer) {
     let gate = Arc::new(Gate::default());
     let memory = Arc::new(MemorySpanStorage::new());
-    let cfg = ContainerConfig {
-        batch_size: 1,
-        capacity,
-        full_policy: policy,
-        ..config(1)
-    };
+    let cfg = config(1).with_capacity(capacity).with_full_policy(policy);
     let container =
         SpanStorageContainer::new(cfg, vec![gate.clone(), memory.clone()]).expect("container");
     (gate, memory, container)
@@ -406,11 +391,9 @@ fn appends_from_the_flush_thread_never_block_it() {
         container: Mutex::new(std::sync::Weak::new()),
         done: AtomicU64::new(0),
     });
-    let cfg = ContainerConfig {
-        capacity: 1,
-        full_policy: FullPolicy::Block,
-        ..config(1)
-    };
+    let cfg = config(1)
+        .with_capacity(1)
+        .with_full_policy(FullPolicy::Block);
     let container =
         Arc::new(SpanStorageContainer::new(cfg, vec![reentrant.clone()]).expect("container"));
     *reentrant.container.lock().expect("lock") = Arc::downgrade(&container);

@@ -236,10 +236,7 @@ impl TestDb {
 
     /// A storage on this database.
     pub fn storage_with(&self, config: PoolConfig) -> DieselStorage {
-        let config = PoolConfig {
-            connection_timeout: Duration::from_secs(30),
-            ..config
-        };
+        let config = config.with_connection_timeout(Duration::from_secs(30));
         DieselStorage::connect(&self.url, config).expect("connect to the test database")
     }
 

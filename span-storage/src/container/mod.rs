@@ -30,8 +30,10 @@ pub enum FullPolicy {
     Drop,
 }
 
-/// The configuration of a [`SpanStorageContainer`].
+/// The configuration of a [`SpanStorageContainer`]: start from `Default` and change what you
+/// need with the `with_*` methods.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ContainerConfig {
     /// Write as soon as this many spans are pending (default 10, as DB-GPT). Under load the
     /// flush thread also takes whatever else is already queued, so batches grow by themselves
@@ -59,6 +61,38 @@ impl Default for ContainerConfig {
             full_policy: FullPolicy::Block,
             drop_timeout: Duration::from_secs(10),
         }
+    }
+}
+
+impl ContainerConfig {
+    /// Sets `batch_size`.
+    pub fn with_batch_size(mut self, batch_size: usize) -> Self {
+        self.batch_size = batch_size;
+        self
+    }
+
+    /// Sets `flush_interval`.
+    pub fn with_flush_interval(mut self, flush_interval: Duration) -> Self {
+        self.flush_interval = flush_interval;
+        self
+    }
+
+    /// Sets `capacity`.
+    pub fn with_capacity(mut self, capacity: usize) -> Self {
+        self.capacity = capacity;
+        self
+    }
+
+    /// Sets `full_policy`.
+    pub fn with_full_policy(mut self, full_policy: FullPolicy) -> Self {
+        self.full_policy = full_policy;
+        self
+    }
+
+    /// Sets `drop_timeout`.
+    pub fn with_drop_timeout(mut self, drop_timeout: Duration) -> Self {
+        self.drop_timeout = drop_timeout;
+        self
     }
 }
 
