@@ -54,6 +54,7 @@ impl<S: InstanceStorage + 'static> StorageModelRegistry<S> {
                     _ = stopped.changed() => break,
                     () = tokio::time::sleep(wait) => {}
                 }
+                let started = tokio::time::Instant::now();
                 match registry.sweep().await {
                     Ok(outcome) => {
                         if failures > 0 {
@@ -67,7 +68,9 @@ impl<S: InstanceStorage + 'static> StorageModelRegistry<S> {
                             );
                         }
                         failures = 0;
-                        wait = interval;
+                        // Sweeps start every interval, however long a sweep takes, so an
+                        // instance is expired at most timeout + interval after its last beat.
+                        wait = interval.saturating_sub(started.elapsed());
                     }
                     Err(error) => {
                         failures = failures.saturating_add(1);
