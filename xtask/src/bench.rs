@@ -31,13 +31,13 @@ pub(crate) fn run(with_peer: bool) -> Result<()> {
     section("registry-diesel: registry API over SQL");
     let plan = backends::plan(Requirement::Reachable)?;
     let features = plan.cargo_features();
-    let mut args = vec!["bench", "--package", "registry-diesel"];
+    let mut args = vec!["bench", "--package", "registry-diesel", "--bench", "sql"];
     if !features.is_empty() {
         args.extend(["--features", features.as_str()]);
     }
     cmd::cargo_with_env(&args, &plan.env())?;
     reference("storage_registry_bench.py", &["100", "5"])?;
-    reference("storage_registry_bench.py", &["10000", "1"])?;
+    reference("storage_registry_bench.py", &["1000", "1"])?;
 
     section("span-storage: container into a JSONL file");
     cmd::cargo(&["bench", "--package", "span-storage", "--bench", "container"])?;
