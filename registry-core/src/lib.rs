@@ -36,8 +36,8 @@ pub use identifier::{
 };
 pub use instance::{InstanceKey, ModelInstance};
 pub use registry::{
-    ChangeFeed, CheckerHandle, FeedSnapshot, ModelRegistry, RegistryConfig, RegistryError,
-    RegistryStats, StorageModelRegistry, SweepOutcome, pick_weighted,
+    BlockingCalls, ChangeFeed, CheckerHandle, FeedSnapshot, ModelRegistry, RegistryConfig,
+    RegistryError, RegistryStats, StorageModelRegistry, SweepOutcome, pick_weighted,
 };
 pub use storage::{
     FieldValue, InMemoryStorage, InstanceSettings, InstanceStorage, Page, QuerySpec,

@@ -19,7 +19,10 @@ use std::time::Instant;
 
 use chrono::Utc;
 use common::TestDb;
-use registry_core::{InstanceStorage, ModelInstance, ModelRegistry, StorageModelRegistry};
+use registry_core::{
+    BlockingCalls, InstanceStorage, ModelInstance, ModelRegistry, RegistryConfig,
+    StorageModelRegistry,
+};
 use registry_diesel::{Backend, DieselStorage, PoolConfig};
 
 /// Calls per measurement, whatever the number of instances, so every figure rests on the same
@@ -121,7 +124,18 @@ fn measure(db: &TestDb, callers: usize, size: usize) -> Row {
     let config = PoolConfig::default().with_max_size(callers.max(2) as u32);
     let storage = DieselStorage::connect(&db.url, config).expect("connect");
     let storage = Arc::new(storage);
-    let registry = Arc::new(StorageModelRegistry::new(Arc::clone(&storage)));
+    // One caller at a time is the embedded case, where running calls in place saves a thread
+    // hand-off per call; concurrent callers are the server's case, which the pool serves best.
+    let blocking_calls = if callers == 1 {
+        BlockingCalls::InPlace
+    } else {
+        BlockingCalls::Pool
+    };
+    let config = RegistryConfig::default().with_blocking_calls(blocking_calls);
+    let registry = Arc::new(StorageModelRegistry::with_config(
+        Arc::clone(&storage),
+        config,
+    ));
     let instances = Arc::new((0..size).map(instance).collect::<Vec<_>>());
     let rounds = CALLS.div_ceil(size);
     let inserts_per_s = drive(&runtime, &registry, &instances, callers, 1, false);
@@ -221,6 +235,7 @@ fn main() {
     println!(
         "inserts/s: first registration of each instance; registrations/s and heartbeats/s: \
          {CALLS} calls through StorageModelRegistry on a registry already holding the \
-         instances; storage hb/s: the same heartbeats calling the storage from plain threads."
+         instances (one caller: BlockingCalls::InPlace; several: BlockingCalls::Pool); \
+         storage hb/s: the same heartbeats calling the storage from plain threads."
     );
 }

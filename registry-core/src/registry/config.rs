@@ -20,6 +20,24 @@ pub struct RegistryConfig {
     /// writes every heartbeat. See [`effective_coalesce_window`](Self::effective_coalesce_window)
     /// for the bound that keeps it safe.
     pub heartbeat_coalesce_window: Option<Duration>,
+    /// How calls into a storage that blocks are run.
+    pub blocking_calls: BlockingCalls,
+}
+
+/// How a registry runs the calls of a storage that blocks (a SQL one), so that they never
+/// stall the async executor.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BlockingCalls {
+    /// On tokio's blocking thread pool (the default). Best when many calls run at once, as in
+    /// a server: measured over HTTP on SQLite, about twice the throughput of `InPlace`.
+    #[default]
+    Pool,
+    /// On the calling worker thread through `block_in_place`, which hands the worker's other
+    /// tasks to a fresh worker; on a current-thread runtime, the pool is used instead. It saves
+    /// the hand-off to another thread: best for one caller at a time, such as a registry
+    /// embedded in a worker process (measured on SQLite with one caller: 3 to 4 times faster).
+    InPlace,
 }
 
 impl Default for RegistryConfig {
@@ -29,6 +47,7 @@ impl Default for RegistryConfig {
             heartbeat_timeout: Duration::from_secs(60),
             removal_timeout: None,
             heartbeat_coalesce_window: None,
+            blocking_calls: BlockingCalls::Pool,
         }
     }
 }
@@ -43,6 +62,12 @@ impl RegistryConfig {
     /// Sets the heartbeat timeout.
     pub fn with_heartbeat_timeout(mut self, timeout: Duration) -> Self {
         self.heartbeat_timeout = timeout;
+        self
+    }
+
+    /// Sets how calls into a blocking storage are run.
+    pub fn with_blocking_calls(mut self, blocking_calls: BlockingCalls) -> Self {
+        self.blocking_calls = blocking_calls;
         self
     }
 

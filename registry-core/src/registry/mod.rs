@@ -9,7 +9,7 @@ mod storage_registry;
 
 pub use change_feed::{ChangeFeed, FeedSnapshot};
 pub use checker::CheckerHandle;
-pub use config::RegistryConfig;
+pub use config::{BlockingCalls, RegistryConfig};
 pub use selection::pick_weighted;
 pub use storage_registry::{RegistryStats, StorageModelRegistry, SweepOutcome};
 

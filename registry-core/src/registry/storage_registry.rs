@@ -9,7 +9,7 @@ use tokio::runtime::RuntimeFlavor;
 
 use super::coalesce::Coalescer;
 use super::selection::pick_weighted;
-use super::{ModelRegistry, RegistryConfig, RegistryError};
+use super::{BlockingCalls, ModelRegistry, RegistryConfig, RegistryError};
 use crate::clock::{Clock, SystemClock};
 use crate::identifier::ModelInstanceIdentifier;
 use crate::instance::ModelInstance;
@@ -172,10 +172,8 @@ impl<S: InstanceStorage + 'static> StorageModelRegistry<S> {
         result
     }
 
-    /// Runs `op` on the storage: inline for a non-blocking storage; for a blocking one, on a
-    /// multi-threaded runtime through `block_in_place` (the worker hands its other tasks to a
-    /// fresh worker and runs `op` itself, saving the round trip through the blocking pool), and
-    /// elsewhere on the blocking pool.
+    /// Runs `op` on the storage: inline for a non-blocking storage; for a blocking one as
+    /// [`BlockingCalls`] says.
     async fn call<R, F>(&self, op: F) -> Result<R, RegistryError>
     where
         R: Send + 'static,
@@ -184,10 +182,12 @@ impl<S: InstanceStorage + 'static> StorageModelRegistry<S> {
         if !self.storage.is_blocking() {
             return Ok(op(&self.storage)?);
         }
-        let multi_threaded = tokio::runtime::Handle::try_current()
-            .is_ok_and(|handle| handle.runtime_flavor() == RuntimeFlavor::MultiThread);
-        if multi_threaded {
-            return Ok(tokio::task::block_in_place(|| op(&self.storage))?);
+        if self.config.blocking_calls == BlockingCalls::InPlace {
+            let multi_threaded = tokio::runtime::Handle::try_current()
+                .is_ok_and(|handle| handle.runtime_flavor() == RuntimeFlavor::MultiThread);
+            if multi_threaded {
+                return Ok(tokio::task::block_in_place(|| op(&self.storage))?);
+            }
         }
         let storage = Arc::clone(&self.storage);
         tokio::task::spawn_blocking(move || op(&storage))
