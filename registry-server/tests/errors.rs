@@ -6,7 +6,7 @@ mod common;
 use std::sync::Arc;
 
 use axum::http::StatusCode;
-use common::{call, instance_body, registry, router};
+use common::{call, instance_body, register, registry, router};
 use registry_core::{ModelRegistry, StorageModelRegistry};
 use registry_server::{AnyStorage, AppState, DEFAULT_BODY_LIMIT, app};
 use serde_json::Value;
@@ -18,14 +18,7 @@ const MODELS: &str = "/api/controller/models";
 async fn rejects(body: &[u8], status: StatusCode, field: Option<&str>) {
     let registry = registry();
     let app = router(&registry, None, 1024);
-    call(
-        &app,
-        "POST",
-        MODELS,
-        Some(&instance_body("keep@llm", "h", 1)),
-        &[],
-    )
-    .await;
+    register(&app, "keep@llm", "h", 1).await;
     let before = registry.get_all_model_instances(false).await.unwrap();
     for path in [MODELS, "/api/controller/heartbeat"] {
         let answer = call(&app, "POST", path, Some(body), &[]).await;
@@ -135,14 +128,7 @@ async fn bad_bodies_get_a_4xx_naming_the_field_and_change_nothing() {
 async fn bad_queries_get_a_4xx_naming_the_field() {
     let registry = registry();
     let app = router(&registry, None, DEFAULT_BODY_LIMIT);
-    call(
-        &app,
-        "POST",
-        MODELS,
-        Some(&instance_body("m@llm", "h", 1)),
-        &[],
-    )
-    .await;
+    register(&app, "m@llm", "h", 1).await;
     for (uri, field) in [
         ("/api/controller/models?host=h&port=1", Some("model_name")),
         (

@@ -3,7 +3,7 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::{call, instance_body, registry, router};
+use common::{call, instance_body, register, registry, router};
 use registry_core::ModelRegistry;
 use registry_server::DEFAULT_BODY_LIMIT;
 use serde_json::json;
@@ -22,14 +22,7 @@ async fn health_answers_ok() {
 async fn register_then_list_shows_a_healthy_instance_with_all_ten_fields() {
     let registry = registry();
     let app = router(&registry, None, DEFAULT_BODY_LIMIT);
-    let answer = call(
-        &app,
-        "POST",
-        MODELS,
-        Some(&instance_body("glm@llm", "10.0.0.1", 8001)),
-        &[],
-    )
-    .await;
+    let answer = register(&app, "glm@llm", "10.0.0.1", 8001).await;
     assert_eq!(
         (answer.status, answer.text.as_str()),
         (StatusCode::OK, "true")
@@ -72,14 +65,7 @@ async fn register_then_list_shows_a_healthy_instance_with_all_ten_fields() {
 async fn registering_again_updates_without_a_duplicate_and_names_are_trimmed() {
     let registry = registry();
     let app = router(&registry, None, DEFAULT_BODY_LIMIT);
-    call(
-        &app,
-        "POST",
-        MODELS,
-        Some(&instance_body("m@llm", "h", 1)),
-        &[],
-    )
-    .await;
+    register(&app, "m@llm", "h", 1).await;
     let body = br#"{"model_name":"  m@llm ","host":" h","port":1,"weight":3.0}"#;
     assert_eq!(
         call(&app, "POST", MODELS, Some(body), &[]).await.status,
@@ -139,14 +125,7 @@ async fn listing_filters_by_model_and_health() {
     let registry = registry();
     let app = router(&registry, None, DEFAULT_BODY_LIMIT);
     for (model, port) in [("a@llm", 1), ("a@llm", 2), ("b@llm", 3)] {
-        call(
-            &app,
-            "POST",
-            MODELS,
-            Some(&instance_body(model, "h", port)),
-            &[],
-        )
-        .await;
+        register(&app, model, "h", port).await;
     }
     call(
         &app,
@@ -217,14 +196,7 @@ async fn listing_filters_by_model_and_health() {
 async fn deregister_marks_unhealthy_or_removes_and_ignores_missing_instances() {
     let registry = registry();
     let app = router(&registry, None, DEFAULT_BODY_LIMIT);
-    call(
-        &app,
-        "POST",
-        MODELS,
-        Some(&instance_body("m@llm", "h", 1)),
-        &[],
-    )
-    .await;
+    register(&app, "m@llm", "h", 1).await;
     let uri = "/api/controller/models?model_name=m@llm&host=h&port=1&weight=1.0&prompt_template=&last_heartbeat=&healthy=true";
     let answer = call(&app, "DELETE", uri, None, &[]).await;
     assert_eq!(
@@ -252,32 +224,11 @@ async fn deregister_marks_unhealthy_or_removes_and_ignores_missing_instances() {
 async fn openai_models_lists_healthy_enabled_models_once() {
     let registry = registry();
     let app = router(&registry, None, DEFAULT_BODY_LIMIT);
-    call(
-        &app,
-        "POST",
-        MODELS,
-        Some(&instance_body("a@llm", "h", 1)),
-        &[],
-    )
-    .await;
-    call(
-        &app,
-        "POST",
-        MODELS,
-        Some(&instance_body("a@llm", "h", 2)),
-        &[],
-    )
-    .await;
+    register(&app, "a@llm", "h", 1).await;
+    register(&app, "a@llm", "h", 2).await;
     let disabled = br#"{"model_name":"off@llm","host":"h","port":3,"enabled":false}"#;
     call(&app, "POST", MODELS, Some(disabled), &[]).await;
-    call(
-        &app,
-        "POST",
-        MODELS,
-        Some(&instance_body("gone@llm", "h", 4)),
-        &[],
-    )
-    .await;
+    register(&app, "gone@llm", "h", 4).await;
     call(
         &app,
         "DELETE",

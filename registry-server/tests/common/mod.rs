@@ -76,6 +76,12 @@ pub async fn call(
     }
 }
 
+/// Registers one instance through the router, as a worker's register call does.
+pub async fn register(router: &Router, model: &str, host: &str, port: u16) -> Answer {
+    let body = instance_body(model, host, port);
+    call(router, "POST", "/api/controller/models", Some(&body), &[]).await
+}
+
 /// A worker's register body.
 pub fn instance_body(model: &str, host: &str, port: u16) -> Vec<u8> {
     serde_json::json!({
