@@ -11,6 +11,8 @@ use axum::http::{Method, StatusCode};
 use registry_core::RegistryStats;
 
 /// The routes the server answers, as metric labels.
+///
+/// The discriminant of each route is its index in [`Route::ALL`] and in the metrics' arrays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Route {
     Health,
@@ -20,11 +22,25 @@ pub(crate) enum Route {
     Heartbeat,
     Models,
     Metrics,
+    /// `GET /`.
+    Dashboard,
+    /// `GET /traces`.
+    TracesPage,
+    /// `GET /assets/{name}`.
+    Asset,
+    /// `GET /api/controller/watch`.
+    Watch,
+    /// `POST /api/controller/models/settings`.
+    Settings,
+    /// `GET /api/traces`.
+    TraceList,
+    /// `GET /api/traces/{trace_id}`.
+    TraceTree,
     Other,
 }
 
 impl Route {
-    const ALL: [Route; 8] = [
+    const ALL: [Route; 15] = [
         Route::Health,
         Route::Register,
         Route::Deregister,
@@ -32,10 +48,19 @@ impl Route {
         Route::Heartbeat,
         Route::Models,
         Route::Metrics,
+        Route::Dashboard,
+        Route::TracesPage,
+        Route::Asset,
+        Route::Watch,
+        Route::Settings,
+        Route::TraceList,
+        Route::TraceTree,
         Route::Other,
     ];
 
-    /// The route a request goes to.
+    /// The route a request goes to. A route served for one method is told by its path alone,
+    /// so that its other methods (answered 405) count under it too; the paths of
+    /// `/api/controller/models` are told apart by method.
     pub(crate) fn of(method: &Method, path: &str) -> Self {
         match (path, method) {
             ("/api/health", _) => Self::Health,
@@ -45,6 +70,13 @@ impl Route {
             ("/api/controller/heartbeat", &Method::POST) => Self::Heartbeat,
             ("/v1/models", _) => Self::Models,
             ("/metrics", _) => Self::Metrics,
+            ("/", _) => Self::Dashboard,
+            ("/traces", _) => Self::TracesPage,
+            (crate::ops::WATCH_PATH, _) => Self::Watch,
+            (crate::ops::SETTINGS_PATH, _) => Self::Settings,
+            ("/api/traces", _) => Self::TraceList,
+            _ if one_segment_under(path, "/assets/") => Self::Asset,
+            _ if one_segment_under(path, "/api/traces/") => Self::TraceTree,
             _ => Self::Other,
         }
     }
@@ -59,9 +91,22 @@ impl Route {
             Self::Heartbeat => "heartbeat",
             Self::Models => "models",
             Self::Metrics => "metrics",
+            Self::Dashboard => "dashboard",
+            Self::TracesPage => "traces_page",
+            Self::Asset => "asset",
+            Self::Watch => "watch",
+            Self::Settings => "settings",
+            Self::TraceList => "trace_list",
+            Self::TraceTree => "trace_tree",
             Self::Other => "other",
         }
     }
+}
+
+/// Whether `path` is `prefix` and one non-empty path segment, as a `{param}` route matches.
+fn one_segment_under(path: &str, prefix: &str) -> bool {
+    path.strip_prefix(prefix)
+        .is_some_and(|rest| !rest.is_empty() && !rest.contains('/'))
 }
 
 /// Upper bounds of the latency histogram's buckets, in seconds.
@@ -301,5 +346,74 @@ mod tests {
         assert_eq!(Route::of(&Method::DELETE, path), Route::Deregister);
         assert_eq!(Route::of(&Method::GET, path), Route::List);
         assert_eq!(Route::of(&Method::PUT, path), Route::Other);
+    }
+
+    #[test]
+    fn every_operator_route_has_its_own_label() {
+        let get = Method::GET;
+        for (method, path, route, label) in [
+            (&get, "/", Route::Dashboard, "dashboard"),
+            (&get, "/traces", Route::TracesPage, "traces_page"),
+            (&get, "/assets/dashboard.js", Route::Asset, "asset"),
+            (&get, "/assets/missing.css", Route::Asset, "asset"),
+            (&get, "/api/controller/watch", Route::Watch, "watch"),
+            (
+                &Method::POST,
+                "/api/controller/models/settings",
+                Route::Settings,
+                "settings",
+            ),
+            (&get, "/api/traces", Route::TraceList, "trace_list"),
+            (&get, "/api/traces/0123abcd", Route::TraceTree, "trace_tree"),
+        ] {
+            assert_eq!(Route::of(method, path), route, "{path}");
+            assert_eq!(route.label(), label);
+        }
+        // Paths no route matches stay `other`, even under a route's prefix.
+        for path in [
+            "/assets/",
+            "/assets/a/b",
+            "/api/traces/",
+            "/api/traces/a/b",
+            "/traces/",
+            "/nope",
+        ] {
+            assert_eq!(Route::of(&get, path), Route::Other, "{path}");
+        }
+    }
+
+    #[test]
+    fn each_route_indexes_its_own_slot_and_label() {
+        let mut labels = Vec::new();
+        for (index, route) in Route::ALL.iter().enumerate() {
+            assert_eq!(*route as usize, index, "{route:?}");
+            assert!(!labels.contains(&route.label()), "{route:?}");
+            labels.push(route.label());
+        }
+        assert_eq!(Route::ALL.last(), Some(&Route::Other));
+    }
+
+    #[test]
+    fn operator_routes_are_rendered_under_their_labels() {
+        let metrics = Metrics::default();
+        metrics.record(Route::Watch, StatusCode::OK, Duration::from_secs(2));
+        metrics.record(Route::Settings, StatusCode::NOT_FOUND, Duration::ZERO);
+        let text = metrics.render(&Gauges::default());
+        assert!(text.contains("registry_http_requests_total{route=\"watch\",status=\"200\"} 1"));
+        assert!(text.contains("registry_http_requests_total{route=\"settings\",status=\"404\"} 1"));
+        assert!(
+            text.contains(
+                "registry_http_request_duration_seconds_bucket{route=\"watch\",le=\"1\"} 0"
+            )
+        );
+        assert!(text.contains("registry_http_request_duration_seconds_count{route=\"watch\"} 1"));
+        assert!(!text.contains("route=\"other\",status"), "{text}");
+        for route in Route::ALL {
+            let line = format!(
+                "registry_http_request_duration_seconds_count{{route=\"{}\"}}",
+                route.label()
+            );
+            assert!(text.contains(&line), "{line}");
+        }
     }
 }

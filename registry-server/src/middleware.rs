@@ -32,8 +32,8 @@ pub(crate) async fn observe(
     let route = Route::of(request.method(), request.uri().path());
     // Pages hold no data, and a watch is a poll like a heartbeat: neither is traced.
     let page = crate::ops::is_page(request.uri().path());
-    let quiet = page || request.uri().path() == crate::ops::WATCH_PATH;
-    let span = if quiet || matches!(route, Route::Heartbeat | Route::Health) {
+    let quiet = page || matches!(route, Route::Watch | Route::Heartbeat | Route::Health);
+    let span = if quiet {
         None
     } else {
         let parent = request
@@ -50,8 +50,8 @@ pub(crate) async fn observe(
     };
     let write = matches!(
         route,
-        Route::Register | Route::Deregister | Route::Heartbeat
-    ) || request.uri().path() == crate::ops::SETTINGS_PATH;
+        Route::Register | Route::Deregister | Route::Heartbeat | Route::Settings
+    );
     let checked = if page {
         Ok(())
     } else {

@@ -287,3 +287,53 @@ async fn metrics_count_requests_instances_and_heartbeats() {
         );
     }
 }
+
+#[tokio::test]
+async fn metrics_label_every_operator_route() {
+    let registry = registry();
+    let app = router(&registry, None, DEFAULT_BODY_LIMIT);
+    register(&app, "m@llm", "h", 1).await;
+    let settings = json!({"model_name": "m@llm", "host": "h", "port": 1, "weight": 2.0});
+    let settings = settings.to_string();
+    for (method, uri, body, status) in [
+        ("GET", "/", None, StatusCode::OK),
+        ("GET", "/traces", None, StatusCode::OK),
+        ("GET", "/assets/dashboard.js", None, StatusCode::OK),
+        ("GET", "/assets/nothing.js", None, StatusCode::NOT_FOUND),
+        ("GET", "/api/controller/watch", None, StatusCode::OK),
+        (
+            "POST",
+            "/api/controller/models/settings",
+            Some(settings.as_bytes()),
+            StatusCode::OK,
+        ),
+        ("GET", "/api/traces", None, StatusCode::OK),
+        ("GET", "/api/traces/0123abcd", None, StatusCode::NOT_FOUND),
+        ("GET", "/api/traces/a/b", None, StatusCode::NOT_FOUND),
+        ("GET", "/api/traces/", None, StatusCode::NOT_FOUND),
+    ] {
+        let answer = call(&app, method, uri, body, &[]).await;
+        assert_eq!(answer.status, status, "{method} {uri}: {}", answer.text);
+    }
+    let answer = call(&app, "GET", "/metrics", None, &[]).await;
+    for line in [
+        "registry_http_requests_total{route=\"register\",status=\"200\"} 1",
+        "registry_http_requests_total{route=\"dashboard\",status=\"200\"} 1",
+        "registry_http_requests_total{route=\"traces_page\",status=\"200\"} 1",
+        "registry_http_requests_total{route=\"asset\",status=\"200\"} 1",
+        "registry_http_requests_total{route=\"asset\",status=\"404\"} 1",
+        "registry_http_requests_total{route=\"watch\",status=\"200\"} 1",
+        "registry_http_requests_total{route=\"settings\",status=\"200\"} 1",
+        "registry_http_requests_total{route=\"trace_list\",status=\"200\"} 1",
+        "registry_http_requests_total{route=\"trace_tree\",status=\"404\"} 1",
+        "registry_http_requests_total{route=\"other\",status=\"404\"} 2",
+        "registry_http_request_duration_seconds_count{route=\"watch\"} 1",
+        "registry_http_request_duration_seconds_count{route=\"asset\"} 2",
+    ] {
+        assert!(
+            answer.text.lines().any(|l| l == line),
+            "missing {line:?} in\n{}",
+            answer.text
+        );
+    }
+}
