@@ -65,6 +65,8 @@ struct Inner {
     tracer: Tracer,
     body_limit: usize,
     ops: ops::Ops,
+    /// `true` once shutdown has begun.
+    shutdown: tokio::sync::watch::Sender<bool>,
 }
 
 impl AppState {
@@ -93,6 +95,7 @@ impl AppState {
                 tracer,
                 body_limit,
                 ops: ops::Ops::default(),
+                shutdown: tokio::sync::watch::Sender::new(false),
             }),
         }
     }
@@ -121,6 +124,26 @@ impl AppState {
 
     pub(crate) fn ops(&self) -> &ops::Ops {
         &self.inner.ops
+    }
+
+    /// Tells the handlers that the server is shutting down: long polls on the change feed
+    /// answer at once with the current state instead of waiting out their timeout, so that
+    /// a graceful shutdown only waits for requests that are short anyway. Call it when the
+    /// future given to `with_graceful_shutdown` completes.
+    pub fn begin_shutdown(&self) {
+        self.inner.shutdown.send_replace(true);
+    }
+
+    /// Whether [`begin_shutdown`](Self::begin_shutdown) was called.
+    pub fn is_shutting_down(&self) -> bool {
+        *self.inner.shutdown.borrow()
+    }
+
+    /// Resolves once shutdown has begun (at once if it already has).
+    pub(crate) async fn shutdown_started(&self) {
+        let mut started = self.inner.shutdown.subscribe();
+        // The sender lives as long as `self`, so this only ends when shutdown begins.
+        let _ = started.wait_for(|started| *started).await;
     }
 }
 

@@ -1,4 +1,5 @@
-//! Request counters and latency histograms, and their Prometheus text exposition.
+//! Request counters, requests in flight and latency histograms, and their Prometheus text
+//! exposition.
 //!
 //! Routes are a fixed set, so every counter is a plain atomic in a fixed array: recording a
 //! request takes no lock and allocates nothing.
@@ -123,6 +124,19 @@ struct RouteMetrics {
     /// One slot per bucket, then `+Inf`; not cumulative.
     buckets: [AtomicU64; BUCKETS.len() + 1],
     sum_micros: AtomicU64,
+    /// Requests being answered now.
+    in_flight: AtomicU64,
+}
+
+/// Counts one request as in flight on its route until dropped (also when the request is
+/// cancelled because its client went away).
+#[derive(Debug)]
+pub(crate) struct InFlight<'a>(&'a AtomicU64);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Counts of requests and their latencies, per route.
@@ -143,6 +157,13 @@ pub(crate) struct Gauges {
 }
 
 impl Metrics {
+    /// Counts a request on `route` as in flight until the returned guard drops.
+    pub(crate) fn in_flight(&self, route: Route) -> InFlight<'_> {
+        let gauge = &self.routes[route as usize].in_flight;
+        gauge.fetch_add(1, Ordering::Relaxed);
+        InFlight(gauge)
+    }
+
     /// Records one answered request.
     pub(crate) fn record(&self, route: Route, status: StatusCode, elapsed: Duration) {
         let slot = &self.routes[route as usize];
@@ -165,6 +186,7 @@ impl Metrics {
     pub(crate) fn render(&self, gauges: &Gauges) -> String {
         let mut out = String::with_capacity(8 * 1024);
         self.render_requests(&mut out);
+        self.render_in_flight(&mut out);
         self.render_latencies(&mut out);
         render_registry(&mut out, gauges);
         out
@@ -193,6 +215,22 @@ impl Metrics {
                     route.label()
                 );
             }
+        }
+    }
+
+    fn render_in_flight(&self, out: &mut String) {
+        let name = "registry_http_requests_in_flight";
+        header(
+            out,
+            name,
+            "gauge",
+            "HTTP requests being answered, by route.",
+        );
+        for route in Route::ALL {
+            let count = self.routes[route as usize]
+                .in_flight
+                .load(Ordering::Relaxed);
+            let _ = writeln!(out, "{name}{{route=\"{}\"}} {count}", route.label());
         }
     }
 
@@ -337,6 +375,25 @@ mod tests {
         assert!(
             text.contains("registry_http_request_duration_seconds_count{route=\"heartbeat\"} 2")
         );
+    }
+
+    #[test]
+    fn a_request_is_in_flight_until_its_guard_drops() {
+        let metrics = Metrics::default();
+        let line = |text: &str, route: &str| {
+            let prefix = format!("registry_http_requests_in_flight{{route=\"{route}\"}} ");
+            text.lines()
+                .find_map(|l| l.strip_prefix(prefix.as_str()).map(str::to_owned))
+        };
+        let first = metrics.in_flight(Route::Watch);
+        let second = metrics.in_flight(Route::Watch);
+        let text = metrics.render(&Gauges::default());
+        assert_eq!(line(&text, "watch").as_deref(), Some("2"), "{text}");
+        assert_eq!(line(&text, "heartbeat").as_deref(), Some("0"), "{text}");
+        drop(first);
+        drop(second);
+        let text = metrics.render(&Gauges::default());
+        assert_eq!(line(&text, "watch").as_deref(), Some("0"), "{text}");
     }
 
     #[test]

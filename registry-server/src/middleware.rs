@@ -21,8 +21,8 @@ impl RequestSpan {
     }
 }
 
-/// Counts and times the request, traces it (unless it is a heartbeat or a health check, as
-/// DB-GPT does) and checks the bearer token of routes that need one.
+/// Counts the request while in flight, counts and times it, traces it (unless it is a heartbeat
+/// or a health check, as DB-GPT does) and checks the bearer token of routes that need one.
 pub(crate) async fn observe(
     State(state): State<AppState>,
     mut request: Request,
@@ -30,6 +30,7 @@ pub(crate) async fn observe(
 ) -> Response {
     let started = Instant::now();
     let route = Route::of(request.method(), request.uri().path());
+    let _in_flight = state.metrics().in_flight(route);
     // Pages hold no data, and a watch is a poll like a heartbeat: neither is traced.
     let page = crate::ops::is_page(request.uri().path());
     let quiet = page || matches!(route, Route::Watch | Route::Heartbeat | Route::Health);

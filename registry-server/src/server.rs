@@ -155,9 +155,11 @@ pub fn registry_config(settings: &Settings) -> RegistryConfig {
 }
 
 /// Serves until SIGINT or SIGTERM, then stops in order: stop accepting, finish requests in
-/// flight, stop the heartbeat checker, write every queued span. `ready` is called with the
+/// flight (long polls on the change feed answer at once), stop the heartbeat checker, write
+/// every queued span. `ready` is called with the
 /// bound address once the server accepts connections.
 pub async fn serve(settings: &Settings, ready: impl FnOnce(SocketAddr)) -> Result<(), ServerError> {
+    let mut signals = shutdown::Signals::install();
     let storage = open_storage(settings)?;
     tracing::info!(storage = storage.kind(), url = %redact_url(&settings.storage_url), "storage open");
     let clock = OffsetClock::new(
@@ -193,8 +195,13 @@ pub async fn serve(settings: &Settings, ready: impl FnOnce(SocketAddr)) -> Resul
             tracing::debug!(%error, "cannot set TCP_NODELAY");
         }
     });
-    let result = axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown::signal())
+    let router = app(state.clone());
+    let result = axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            let name = signals.recv().await;
+            tracing::info!("{name} received, shutting down");
+            state.begin_shutdown();
+        })
         .await;
     checker.shutdown().await;
     let flushed = tokio::task::spawn_blocking(move || tracer.shutdown()).await;

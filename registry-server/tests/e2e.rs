@@ -3,10 +3,11 @@
 mod common;
 
 use std::io::Write as _;
+use std::net::TcpStream;
 use std::process::Command;
 use std::time::Duration;
 
-use common::server::{Server, eventually};
+use common::server::{Server, eventually, read_response, request};
 
 const BODY: &str = r#"{"model_name":"glm-4-9b-chat@llm","host":"172.17.0.2","port":8001,"weight":1.0,"check_healthy":true,"healthy":false,"enabled":true,"prompt_template":null,"last_heartbeat":null,"remove_from_registry":false}"#;
 
@@ -236,4 +237,86 @@ fn sigterm_writes_every_queued_span_before_exiting_0() {
         ends.iter()
             .any(|s| s.parent_span_id.as_deref() == Some(parent))
     );
+}
+
+/// Polls until the server has dropped its listener: a new connection is refused.
+fn refuses_connections(server: &Server) {
+    eventually(Duration::from_secs(30), || {
+        TcpStream::connect(server.addr).is_err()
+    });
+}
+
+#[test]
+fn sigterm_lets_a_request_in_flight_finish_and_exits_0() {
+    let server = Server::start(&["--storage-url", "memory", "--span-file", "off"], &[]);
+    let mut stream = TcpStream::connect(server.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let head = format!(
+        "POST /api/controller/heartbeat HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        server.addr,
+        BODY.len()
+    );
+    let (first, rest) = BODY.split_at(BODY.len() / 2);
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(first.as_bytes()).unwrap();
+    stream.flush().unwrap();
+    // The handler is waiting for the rest of the body.
+    let in_flight = "registry_http_requests_in_flight{route=\"heartbeat\"}";
+    eventually(Duration::from_secs(30), || {
+        server.metric(in_flight) == Some(1.0)
+    });
+
+    server.signal("TERM");
+    refuses_connections(&server);
+    stream.write_all(rest.as_bytes()).unwrap();
+    let (status, body) = read_response(&mut stream);
+    assert_eq!((status, body.as_str()), (200, "true"));
+    assert_eq!(server.wait().code(), Some(0));
+}
+
+#[test]
+fn sigterm_ends_a_long_poll_at_once_instead_of_waiting_out_its_timeout() {
+    let server = Server::start(&["--storage-url", "memory", "--span-file", "off"], &[]);
+    assert_eq!(
+        server.request("POST", "/api/controller/models", Some(BODY)),
+        (200, "true".to_owned())
+    );
+    // Poll until the feed has read the registration: a short poll times out on its index.
+    let watch = |index: u64, timeout: &str| {
+        let path = format!("/api/controller/watch?index={index}&timeout={timeout}");
+        let (status, body) = server.request("GET", &path, None);
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()
+    };
+    let mut first = watch(0, "0s");
+    let mut index = first["index"].as_u64().unwrap();
+    loop {
+        first = watch(index, "100ms");
+        match first["index"].as_u64().unwrap() {
+            same if same == index => break,
+            moved => index = moved,
+        }
+    }
+    assert_eq!(first["instances"].as_array().unwrap().len(), 1, "{first}");
+    // The poll would wait five minutes; the client gives up after 30 s (`request`'s read
+    // timeout), so an answer shows the server ended it.
+    let addr = server.addr;
+    let watcher = std::thread::spawn(move || {
+        let path = format!("/api/controller/watch?index={index}&timeout=5m");
+        request(addr, "GET", &path, None, &[])
+    });
+    let in_flight = "registry_http_requests_in_flight{route=\"watch\"}";
+    eventually(Duration::from_secs(30), || {
+        server.metric(in_flight) == Some(1.0)
+    });
+
+    let exit = server.terminate();
+    let (status, body) = watcher.join().expect("the long poll got no answer");
+    assert_eq!(status, 200, "{body}");
+    let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["index"].as_u64(), Some(index), "{answer}");
+    assert_eq!(answer["instances"], first["instances"]);
+    assert_eq!(exit.code(), Some(0));
 }

@@ -329,6 +329,9 @@ async fn metrics_label_every_operator_route() {
         "registry_http_requests_total{route=\"other\",status=\"404\"} 2",
         "registry_http_request_duration_seconds_count{route=\"watch\"} 1",
         "registry_http_request_duration_seconds_count{route=\"asset\"} 2",
+        // The scrape itself is in flight; the finished watch is not.
+        "registry_http_requests_in_flight{route=\"metrics\"} 1",
+        "registry_http_requests_in_flight{route=\"watch\"} 0",
     ] {
         assert!(
             answer.text.lines().any(|l| l == line),

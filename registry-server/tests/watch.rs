@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use common::server::{Server, request};
 use common::{call, instance_body, registry, router};
+use registry_server::{AppState, app};
 
 #[tokio::test]
 async fn first_watch_answers_at_once_with_index_and_header() {
@@ -145,4 +146,40 @@ fn a_client_of_the_real_server_sees_a_registration_without_waiting_out_the_poll(
         "long poll: the watching client saw the registration {:?} after it was sent",
         seen.saturating_duration_since(written)
     );
+}
+
+#[tokio::test]
+async fn a_waiting_watch_answers_at_once_when_shutdown_begins() {
+    let state = AppState::new(registry());
+    let router = app(state.clone());
+    let first = call(&router, "GET", "/api/controller/watch", None, &[]).await;
+    let index = first.json["index"].as_u64().unwrap();
+    let waiting = {
+        let router = router.clone();
+        tokio::spawn(async move {
+            let uri = format!("/api/controller/watch?index={index}&timeout=5m");
+            call(&router, "GET", &uri, None, &[]).await
+        })
+    };
+    // Nothing changes the registry: only shutdown can end the poll before its five minutes.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!waiting.is_finished());
+    assert!(!state.is_shutting_down());
+    state.begin_shutdown();
+    assert!(state.is_shutting_down());
+    let answer = tokio::time::timeout(Duration::from_secs(30), waiting)
+        .await
+        .expect("the poll outlived the shutdown")
+        .unwrap();
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    assert_eq!(answer.json["index"].as_u64(), Some(index));
+    // A poll that arrives once shutdown has begun does not wait either.
+    let uri = format!("/api/controller/watch?index={index}&timeout=5m");
+    let late = tokio::time::timeout(
+        Duration::from_secs(30),
+        call(&router, "GET", &uri, None, &[]),
+    )
+    .await
+    .expect("a poll after shutdown began waited");
+    assert_eq!(late.json["index"].as_u64(), Some(index));
 }

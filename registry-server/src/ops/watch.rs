@@ -3,7 +3,8 @@
 //!
 //! It answers at once when the feed's index differs from `N` (absent or 0: the first call),
 //! otherwise when the registry changes, or after `timeout` (default 60 s, at most 5 min) with
-//! the unchanged index. The answer is `{"index": …, "instances": […]}` (instances as
+//! the unchanged index; and at once, with the current index, when the server starts shutting
+//! down. The answer is `{"index": …, "instances": […]}` (instances as
 //! `GET /api/controller/models` lists them) and the index is also in `X-Registry-Index`.
 
 use std::time::Duration;
@@ -71,10 +72,15 @@ pub(crate) async fn watch(
     })?;
     let (since, timeout) = query.parse()?;
     let feed = state.change_feed();
-    let snapshot = if since == 0 {
+    // A shutting-down server answers at once, as if the timeout had passed, so that a graceful
+    // shutdown does not wait out the poll; the client's next poll finds the server gone.
+    let snapshot = if since == 0 || state.is_shutting_down() {
         feed.current()
     } else {
-        feed.wait(since, timeout).await
+        tokio::select! {
+            snapshot = feed.wait(since, timeout) => snapshot,
+            () = state.shutdown_started() => feed.current(),
+        }
     };
     // Index 1 is the feed's state before its first read as well as an empty registry that
     // never changed: read the registry itself so that a new feed never answers an empty list.

@@ -47,10 +47,26 @@ impl Server {
 
     /// Sends SIGTERM and waits for the process to exit.
     pub fn terminate(mut self) -> ExitStatus {
-        let pid = self.child.id().to_string();
-        let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        assert!(sent.success());
+        self.signal("TERM");
         self.child.wait().unwrap()
+    }
+
+    /// Sends the signal `name` (`TERM`, `INT`) without waiting.
+    pub fn signal(&self, name: &str) {
+        signal(self.child.id(), name);
+    }
+
+    /// Waits for the process to exit.
+    pub fn wait(mut self) -> ExitStatus {
+        self.child.wait().unwrap()
+    }
+
+    /// The value of the metric line starting with `series` (name and labels), from `/metrics`.
+    pub fn metric(&self, series: &str) -> Option<f64> {
+        let (status, text) = self.request("GET", "/metrics", None);
+        assert_eq!(status, 200, "{text}");
+        text.lines()
+            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
     }
 
     /// The process id.
@@ -92,6 +108,21 @@ pub fn request(
     head.push_str("\r\n");
     stream.write_all(head.as_bytes()).unwrap();
     stream.write_all(body.as_bytes()).unwrap();
+    read_response(&mut stream)
+}
+
+/// Sends the signal `name` (`TERM`, `INT`) to the process `pid` with `kill`.
+pub fn signal(pid: u32, name: &str) {
+    let sent = Command::new("kill")
+        .args([format!("-{name}"), pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill -{name} {pid} failed");
+}
+
+/// Reads an HTTP/1.1 response until the server closes the connection; returns status and
+/// body (de-chunked).
+pub fn read_response(stream: &mut TcpStream) -> (u16, String) {
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).unwrap();
     let text = String::from_utf8_lossy(&raw).into_owned();
