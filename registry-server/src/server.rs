@@ -1,9 +1,10 @@
-//! Start-up and shut-down: storage from its URL, the registry and its checker, span storage,
-//! the listener, and the order in which they stop.
+//! Start-up and shut-down: storage from its URL (waiting for a database that is not up yet),
+//! the registry and its checker, span storage, the listener, and the order in which they stop.
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::serve::ListenerExt as _;
 use registry_core::{OffsetClock, RegistryConfig, StorageModelRegistry, SystemClock};
@@ -11,7 +12,7 @@ use registry_diesel::{Backend, DieselStorage, PoolConfig, run_migrations};
 use thiserror::Error;
 use tokio::net::TcpListener;
 
-use crate::config::{Settings, redact_url};
+use crate::config::{Settings, format_duration, redact_url};
 use crate::{AnyStorage, AppState, Auth, Tracer, app, shutdown};
 
 /// Why the server could not start or stopped with an error.
@@ -33,6 +34,17 @@ pub enum ServerError {
         url: String,
         /// Why.
         message: String,
+    },
+    /// The database (PostgreSQL or MySQL) could not be reached, or not within `storage_wait`
+    /// when serving: retrying later may succeed.
+    #[error("cannot open storage {url}: {}{message}", gave_up_after(*.waited))]
+    StorageUnavailable {
+        /// The URL, password masked.
+        url: String,
+        /// Why the last attempt failed.
+        message: String,
+        /// How long `serve` retried; zero for a single attempt.
+        waited: Duration,
     },
     /// The span file could not be opened.
     #[error("cannot open the span file {path}: {message}")]
@@ -74,6 +86,51 @@ fn sqlite_file(url: &str) -> Option<&Path> {
     }
 }
 
+fn gave_up_after(waited: Duration) -> String {
+    if waited.is_zero() {
+        String::new()
+    } else {
+        format!(
+            "still unavailable after waiting {} (storage_wait): ",
+            format_duration(waited)
+        )
+    }
+}
+
+/// Driver messages that come with "unreachable" but mean the settings are wrong, so that
+/// waiting cannot help: a malformed URL, or a database that answered and refused the
+/// credentials or does not have the named database.
+const NOT_WORTH_WAITING: &[&str] = &[
+    // A malformed URL (libpq; diesel's MySQL URL parser).
+    "invalid integer value",
+    "invalid port number",
+    "invalid uri",
+    "invalid connection option",
+    "invalid percent-encoded",
+    "invalid sslmode",
+    "missing \"=\" after",
+    "must be in the form",
+    // Refused by a running database.
+    "password authentication failed",
+    "no pg_hba.conf entry",
+    "does not exist",
+    "access denied",
+    "unknown database",
+];
+
+/// Whether a failure to connect may go away by waiting: the database is down, starting,
+/// unreachable or its name does not resolve yet. Only PostgreSQL and MySQL are waited for: a
+/// SQLite file that cannot be opened will not open later.
+fn worth_waiting(backend: Backend, error: &registry_diesel::DieselError) -> bool {
+    if backend == Backend::Sqlite || !error.is_retryable() {
+        return false;
+    }
+    let message = error.to_string().to_ascii_lowercase();
+    !NOT_WORTH_WAITING
+        .iter()
+        .any(|marker| message.contains(marker))
+}
+
 fn storage_error(url: &str, error: impl std::fmt::Display) -> ServerError {
     ServerError::Storage {
         url: redact_url(url),
@@ -82,7 +139,9 @@ fn storage_error(url: &str, error: impl std::fmt::Display) -> ServerError {
 }
 
 /// Opens the storage the settings name and applies pending migrations. A SQLite file's
-/// folders are created. Waits at most the pool timeout for the database.
+/// folders are created. Waits at most the pool timeout for the database: a PostgreSQL or MySQL
+/// database that cannot be reached is [`ServerError::StorageUnavailable`] (see
+/// [`serve`], which retries it).
 pub fn open_storage(settings: &Settings) -> Result<AnyStorage, ServerError> {
     let url = settings.storage_url.as_str();
     if is_memory(url) {
@@ -98,7 +157,17 @@ pub fn open_storage(settings: &Settings) -> Result<AnyStorage, ServerError> {
     let config = PoolConfig::default()
         .with_max_size(settings.effective_pool_size())
         .with_connection_timeout(settings.pool_timeout);
-    let storage = DieselStorage::connect(url, config).map_err(|error| storage_error(url, error))?;
+    let storage = DieselStorage::connect(url, config).map_err(|error| {
+        if worth_waiting(backend, &error) {
+            ServerError::StorageUnavailable {
+                url: redact_url(url),
+                message: error.to_string(),
+                waited: Duration::ZERO,
+            }
+        } else {
+            storage_error(url, error)
+        }
+    })?;
     let kind = match backend {
         Backend::Sqlite => "sqlite",
         Backend::Postgres => "postgres",
@@ -154,13 +223,92 @@ pub fn registry_config(settings: &Settings) -> RegistryConfig {
         .with_heartbeat_coalesce_window(settings.heartbeat_coalesce)
 }
 
+/// The first pause between attempts to open an unreachable database; it doubles up to
+/// [`STORAGE_RETRY_MAX`].
+pub const STORAGE_RETRY_FIRST: Duration = Duration::from_millis(100);
+/// The longest pause between attempts to open an unreachable database.
+pub const STORAGE_RETRY_MAX: Duration = Duration::from_secs(5);
+
+/// Opens the storage on a thread of its own, so that a signal need not wait for a connection
+/// attempt: the thread is left to finish, or to end with the process.
+async fn open_storage_apart(settings: &Settings) -> Result<AnyStorage, ServerError> {
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    let owned = settings.clone();
+    std::thread::Builder::new()
+        .name("storage-open".to_owned())
+        .spawn(move || {
+            let _ = sender.send(open_storage(&owned));
+        })
+        .map_err(|error| storage_error(&settings.storage_url, error))?;
+    receiver.await.unwrap_or_else(|_| {
+        Err(storage_error(
+            &settings.storage_url,
+            "the storage could not be opened (its thread panicked)",
+        ))
+    })
+}
+
+/// Opens the storage, retrying while the database cannot be reached, with pauses from
+/// [`STORAGE_RETRY_FIRST`] doubling to [`STORAGE_RETRY_MAX`], until `storage_wait` has passed.
+/// `None` when SIGINT or SIGTERM arrived first. Other failures end it at once.
+async fn wait_for_storage(
+    settings: &Settings,
+    signals: &mut shutdown::Signals,
+) -> Result<Option<AnyStorage>, ServerError> {
+    let url = redact_url(&settings.storage_url);
+    let started = Instant::now();
+    let mut pause = STORAGE_RETRY_FIRST;
+    loop {
+        let attempt = tokio::select! {
+            attempt = open_storage_apart(settings) => attempt,
+            name = signals.recv() => {
+                tracing::info!(%url, "{name} received while waiting for the storage, stopping");
+                return Ok(None);
+            }
+        };
+        let message = match attempt {
+            Ok(storage) => return Ok(Some(storage)),
+            Err(ServerError::StorageUnavailable { message, .. }) => message,
+            Err(error) => return Err(error),
+        };
+        let left = settings.storage_wait.saturating_sub(started.elapsed());
+        if left.is_zero() {
+            return Err(ServerError::StorageUnavailable {
+                url,
+                message,
+                waited: settings.storage_wait,
+            });
+        }
+        let pause_now = pause.min(left);
+        tracing::warn!(
+            %url,
+            error = %message,
+            retry_in = %format_duration(pause_now),
+            "storage unavailable, retrying"
+        );
+        tokio::select! {
+            () = tokio::time::sleep(pause_now) => {}
+            name = signals.recv() => {
+                tracing::info!(%url, "{name} received while waiting for the storage, stopping");
+                return Ok(None);
+            }
+        }
+        pause = (pause * 2).min(STORAGE_RETRY_MAX);
+    }
+}
+
 /// Serves until SIGINT or SIGTERM, then stops in order: stop accepting, finish requests in
 /// flight (long polls on the change feed answer at once), stop the heartbeat checker, write
-/// every queued span. `ready` is called with the
-/// bound address once the server accepts connections.
+/// every queued span. `ready` is called with the bound address once the server accepts
+/// connections.
+///
+/// A PostgreSQL or MySQL database that cannot be reached at start is retried until
+/// `storage_wait` has passed (then this fails); a signal meanwhile ends it with `Ok`.
 pub async fn serve(settings: &Settings, ready: impl FnOnce(SocketAddr)) -> Result<(), ServerError> {
     let mut signals = shutdown::Signals::install();
-    let storage = open_storage(settings)?;
+    let Some(storage) = wait_for_storage(settings, &mut signals).await? else {
+        return Ok(());
+    };
     tracing::info!(storage = storage.kind(), url = %redact_url(&settings.storage_url), "storage open");
     let clock = OffsetClock::new(
         SystemClock,

@@ -126,6 +126,7 @@ fn flags_beat_environment_which_beats_the_file_and_secrets_are_masked() {
         ("REGISTRY_POOL_SIZE", "5"),
         ("REGISTRY_SPAN_BATCH_SIZE", "6"),
         ("REGISTRY_TOKEN", "t0ken"),
+        ("REGISTRY_STORAGE_WAIT", "2m"),
     ];
     let printed = check_config(&["--config", path, "--pool-size", "9"], &env);
     assert!(printed.contains("pool_size = 9\n"), "{printed}");
@@ -135,6 +136,9 @@ fn flags_beat_environment_which_beats_the_file_and_secrets_are_masked() {
         printed.contains("heartbeat_interval = \"20s\"\n"),
         "{printed}"
     );
+    assert!(printed.contains("storage_wait = \"120s\"\n"), "{printed}");
+    let defaults = check_config(&[], &[]);
+    assert!(defaults.contains("storage_wait = \"30s\"\n"), "{defaults}");
     assert!(
         printed.contains("storage_url = \"postgres://reg:***@db/registry\""),
         "{printed}"
@@ -159,6 +163,7 @@ fn help_lists_every_setting_and_a_bad_setting_fails_to_start() {
         "--storage-url",
         "--pool-size",
         "--pool-timeout",
+        "--storage-wait",
         "--span-file",
         "--span-batch-size",
         "--token",
@@ -169,6 +174,8 @@ fn help_lists_every_setting_and_a_bad_setting_fails_to_start() {
     ] {
         assert!(help.contains(flag), "help lacks {flag}");
     }
+    assert!(help.contains("REGISTRY_STORAGE_WAIT"), "{help}");
+    assert!(help.contains("[default: 30s]"), "{help}");
     let output = Command::new(env!("CARGO_BIN_EXE_registry-server"))
         .args([
             "check-config",

@@ -2,14 +2,17 @@
 //! the backend's feature is on, at `REGISTRY_TEST_POSTGRES_URL` / `REGISTRY_TEST_MYSQL_URL`
 //! (default `postgres://postgres@127.0.0.1:5432/test`, `mysql://root@127.0.0.1:3306/test`).
 //! An unreachable database is skipped with a note, except when `CI=true`, where it fails.
+//! Waiting at start for a database that is not up (`--storage-wait`) is tested against a port
+//! where nothing listens, with the PostgreSQL feature on.
 
 mod common;
 
+use std::net::TcpListener;
 use std::process::Command;
 use std::time::Duration;
 
 use common::proxy::Proxy;
-use common::server::{Server, eventually};
+use common::server::{Server, Starting, eventually};
 use serde_json::Value;
 
 fn body(model: &str, port: u16) -> String {
@@ -130,6 +133,8 @@ fn an_unreachable_database_fails_start_up_with_a_clear_error() {
                 url,
                 "--pool-timeout",
                 "1s",
+                "--storage-wait",
+                "0s",
             ],
             dir.path(),
         );
@@ -271,4 +276,180 @@ fn mariadb_outage_answers_503_and_recovers() {
     if let Some(url) = external(MYSQL.0, MYSQL.1, cfg!(feature = "mysql")) {
         outage(&url);
     }
+}
+
+/// Whether this build has the PostgreSQL backend; a note when it does not.
+fn postgres_compiled() -> bool {
+    if !cfg!(feature = "postgres") {
+        eprintln!("note: skipping: this build lacks the postgres feature");
+    }
+    cfg!(feature = "postgres")
+}
+
+/// A local port where nothing listens: a connection to it is refused at once.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// What the server logs for each failed attempt while it waits for its database.
+const RETRYING: &str = "storage unavailable, retrying";
+
+#[test]
+fn an_unreachable_database_with_no_storage_wait_fails_at_once() {
+    if !postgres_compiled() {
+        return;
+    }
+    let port = free_port();
+    let url = format!("postgres://u:secret@127.0.0.1:{port}/registry");
+    let server = Starting::spawn(
+        &[
+            "--storage-url",
+            &url,
+            "--pool-timeout",
+            "1s",
+            "--storage-wait",
+            "0s",
+        ],
+        &[],
+    );
+    let (status, stderr) = server.exit(Duration::from_secs(60));
+    assert!(!status.success(), "{stderr}");
+    let named = format!("cannot open storage postgres://u:***@127.0.0.1:{port}/registry");
+    assert!(stderr.contains(&named), "{stderr}");
+    assert!(!stderr.contains("secret"), "the password leaked: {stderr}");
+    assert!(!stderr.contains(RETRYING), "{stderr}");
+}
+
+#[test]
+fn an_unreachable_database_is_retried_until_the_storage_wait_has_passed() {
+    if !postgres_compiled() {
+        return;
+    }
+    let port = free_port();
+    let url = format!("postgres://u:secret@127.0.0.1:{port}/registry");
+    let server = Starting::spawn(
+        &[
+            "--storage-url",
+            &url,
+            "--pool-timeout",
+            "1s",
+            "--storage-wait",
+            "3s",
+        ],
+        &[],
+    );
+    let (status, stderr) = server.exit(Duration::from_secs(60));
+    assert!(!status.success(), "{stderr}");
+    let retry = stderr
+        .lines()
+        .find(|line| line.contains(RETRYING))
+        .unwrap_or_else(|| panic!("no retry logged: {stderr}"));
+    assert!(retry.contains("WARN"), "{retry}");
+    assert!(
+        retry.contains(&format!("postgres://u:***@127.0.0.1:{port}/registry")),
+        "{retry}"
+    );
+    assert!(
+        stderr.contains("still unavailable after waiting 3s (storage_wait)"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("secret"), "the password leaked: {stderr}");
+}
+
+#[test]
+fn a_malformed_database_url_is_not_waited_for() {
+    if !postgres_compiled() {
+        return;
+    }
+    let server = Starting::spawn(
+        &[
+            "--storage-url",
+            "postgres://u@127.0.0.1:notaport/registry",
+            "--pool-timeout",
+            "1s",
+            "--storage-wait",
+            "10m",
+        ],
+        &[],
+    );
+    // Ten minutes of waiting would outlast the limit: exiting shows it did not wait.
+    let (status, stderr) = server.exit(Duration::from_secs(60));
+    assert!(!status.success(), "{stderr}");
+    assert!(stderr.contains("cannot open storage"), "{stderr}");
+    assert!(!stderr.contains(RETRYING), "{stderr}");
+}
+
+#[test]
+fn sigterm_while_waiting_for_the_database_exits_0() {
+    if !postgres_compiled() {
+        return;
+    }
+    let url = format!("postgres://u@127.0.0.1:{}/registry", free_port());
+    let mut server = Starting::spawn(
+        &[
+            "--storage-url",
+            &url,
+            "--pool-timeout",
+            "1s",
+            "--storage-wait",
+            "10m",
+        ],
+        &[],
+    );
+    server.wait_for_log(RETRYING, Duration::from_secs(60));
+    server.signal("TERM");
+    // Ten minutes of waiting would outlast the limit: exiting shows the signal ended it.
+    let (status, stderr) = server.exit(Duration::from_secs(60));
+    assert_eq!(status.code(), Some(0), "{stderr}");
+}
+
+/// The database comes up while the server waits for it: a forwarder to the real database
+/// starts listening on the port the server was refused on.
+#[test]
+fn a_database_that_comes_up_during_the_storage_wait_is_used() {
+    let Some(url) = external(POSTGRES.0, POSTGRES.1, cfg!(feature = "postgres")) else {
+        return;
+    };
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let (credentials, location) = rest.rsplit_once('@').map_or(("", rest), |(c, l)| (c, l));
+    let (host_port, path) = location.split_once('/').unwrap_or((location, ""));
+    let at = if credentials.is_empty() {
+        String::new()
+    } else {
+        format!("{credentials}@")
+    };
+    let port = free_port();
+    let forwarded = format!("{scheme}://{at}127.0.0.1:{port}/{path}");
+    let mut starting = Starting::spawn(
+        &[
+            "--storage-url",
+            &forwarded,
+            "--span-file",
+            "off",
+            "--pool-timeout",
+            "1s",
+            "--storage-wait",
+            "10m",
+        ],
+        &[],
+    );
+    starting.wait_for_log(RETRYING, Duration::from_secs(60));
+    let listener = TcpListener::bind(("127.0.0.1", port)).expect("the port was taken meanwhile");
+    let _proxy = Proxy::listen(listener, host_port);
+    let server = starting.listening(Duration::from_secs(60));
+    let model = unique_model();
+    assert_eq!(
+        server.request("POST", "/api/controller/heartbeat", Some(&body(&model, 1))),
+        (200, "true".into())
+    );
+    assert_eq!(listing(&server, &format!("model_name={model}")).len(), 1);
+    let remove = format!(
+        "/api/controller/models?model_name={model}&host=10.1.2.3&port=1&remove_from_registry=true"
+    );
+    assert_eq!(server.request("DELETE", &remove, None).0, 200);
+    assert_eq!(server.terminate().code(), Some(0));
 }

@@ -4,7 +4,7 @@
 //! Environment variables (each setting's flag, upper-cased, with the prefix `REGISTRY_`):
 //! `REGISTRY_CONFIG`, `REGISTRY_LISTEN`, `REGISTRY_HEARTBEAT_INTERVAL`,
 //! `REGISTRY_HEARTBEAT_TIMEOUT`, `REGISTRY_HEARTBEAT_COALESCE`, `REGISTRY_REMOVAL_TIMEOUT`, `REGISTRY_STORAGE_URL`,
-//! `REGISTRY_POOL_SIZE`, `REGISTRY_POOL_TIMEOUT`, `REGISTRY_SPAN_FILE`,
+//! `REGISTRY_POOL_SIZE`, `REGISTRY_POOL_TIMEOUT`, `REGISTRY_STORAGE_WAIT`, `REGISTRY_SPAN_FILE`,
 //! `REGISTRY_SPAN_BATCH_SIZE`, `REGISTRY_SPAN_FLUSH_INTERVAL`, `REGISTRY_SPAN_QUEUE_CAPACITY`,
 //! `REGISTRY_TOKEN`, `REGISTRY_AUTH_READS`, `REGISTRY_MAX_BODY_BYTES`, `REGISTRY_LOG_LEVEL`.
 
@@ -67,6 +67,12 @@ pub struct SettingsArgs {
     #[arg(long, env = "REGISTRY_POOL_TIMEOUT", global = true, value_name = "DURATION", value_parser = parse_duration)]
     #[serde(default, deserialize_with = "duration::deserialize")]
     pub pool_timeout: Option<Duration>,
+
+    /// How long `serve` waits at start for a PostgreSQL or MySQL database that cannot be
+    /// reached, retrying; 0s fails at once [default: 30s]
+    #[arg(long, env = "REGISTRY_STORAGE_WAIT", global = true, value_name = "DURATION", value_parser = parse_duration)]
+    #[serde(default, deserialize_with = "duration::deserialize")]
+    pub storage_wait: Option<Duration>,
 
     /// JSON-lines file spans are written to; off disables tracing [default: ./data/registry_tracer.jsonl]
     #[arg(long, env = "REGISTRY_SPAN_FILE", global = true, value_name = "PATH")]

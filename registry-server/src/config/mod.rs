@@ -14,7 +14,7 @@ use clap::{Parser, Subcommand};
 use thiserror::Error;
 
 pub use args::SettingsArgs;
-use duration::format_duration;
+pub(crate) use duration::format_duration;
 pub(crate) use duration::parse_duration as parse_duration_setting;
 pub use registry_diesel::redact_url;
 
@@ -98,6 +98,9 @@ pub struct Settings {
     pub pool_size: u32,
     /// How long a request waits for a database connection.
     pub pool_timeout: Duration,
+    /// How long `serve` retries at start while the database cannot be reached; zero fails at
+    /// once.
+    pub storage_wait: Duration,
     /// Where spans are written; `None` disables tracing.
     pub span_file: Option<PathBuf>,
     /// Spans written together.
@@ -139,6 +142,7 @@ impl Default for Settings {
             storage_url: "sqlite://./data/registry.db".to_owned(),
             pool_size: 0,
             pool_timeout: Duration::from_secs(3),
+            storage_wait: Duration::from_secs(30),
             span_file: Some(PathBuf::from("./data/registry_tracer.jsonl")),
             span_batch_size: 10,
             span_flush_interval: Duration::from_secs(10),
@@ -179,6 +183,7 @@ impl Settings {
             storage_url: pick!(storage_url).unwrap_or(d.storage_url),
             pool_size: pick!(pool_size).unwrap_or(d.pool_size),
             pool_timeout: pick!(pool_timeout).unwrap_or(d.pool_timeout),
+            storage_wait: pick!(storage_wait).unwrap_or(d.storage_wait),
             span_file: match pick!(span_file) {
                 Some(path) if matches!(path.trim(), "" | "off" | "none") => None,
                 Some(path) => Some(PathBuf::from(path)),
@@ -273,6 +278,7 @@ impl Settings {
                 },
             ),
             ("pool_timeout", format_duration(self.pool_timeout)),
+            ("storage_wait", format_duration(self.storage_wait)),
             (
                 "span_file",
                 self.span_file

@@ -152,3 +152,23 @@ fn pool_size_auto_is_one_for_sqlite_and_eight_elsewhere() {
     let cli = parse(&["--config", toml.path().to_str().unwrap()]);
     assert_eq!(Settings::resolve(&cli.settings).unwrap().pool_size, 0);
 }
+
+#[test]
+fn storage_wait_defaults_to_30s_and_reads_flags_and_files() {
+    assert_eq!(
+        Settings::resolve(&parse(&[]).settings)
+            .map(|s| s.storage_wait)
+            .unwrap(),
+        Duration::from_secs(30)
+    );
+    let toml = file("storage_wait = \"2m\"\n");
+    let path = toml.path().to_str().unwrap();
+    let from_file = Settings::resolve(&parse(&["--config", path]).settings).unwrap();
+    assert_eq!(from_file.storage_wait, Duration::from_secs(120));
+    assert!(from_file.to_toml().contains("storage_wait = \"120s\"\n"));
+    let cli = parse(&["--config", path, "--storage-wait", "0s"]);
+    let at_once = Settings::resolve(&cli.settings).unwrap();
+    assert_eq!(at_once.storage_wait, Duration::ZERO);
+    assert!(at_once.to_toml().contains("storage_wait = \"0s\"\n"));
+    assert!(Cli::try_parse_from(["registry-server", "--storage-wait", "soon"]).is_err());
+}

@@ -16,8 +16,12 @@ pub struct Proxy {
 impl Proxy {
     /// Forwards connections on a free local port to `target` (`host:port`).
     pub fn start(target: &str) -> Proxy {
+        Self::listen(TcpListener::bind("127.0.0.1:0").unwrap(), target)
+    }
+
+    /// Forwards connections on `listener` to `target` (`host:port`).
+    pub fn listen(listener: TcpListener, target: &str) -> Proxy {
         let target = target.to_socket_addrs().unwrap().next().unwrap();
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let up = Arc::new(AtomicBool::new(true));
         let open = Arc::new(Mutex::new(Vec::new()));

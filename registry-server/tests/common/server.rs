@@ -3,6 +3,7 @@
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 /// A running `registry-server serve`, killed on drop if still running.
@@ -15,19 +16,9 @@ impl Server {
     /// Starts the binary with `args` (plus `--listen 127.0.0.1:0`) and waits for the line that
     /// tells its address. Environment variables starting with `REGISTRY_` are cleared first.
     pub fn start(args: &[&str], env: &[(&str, &str)]) -> Server {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_registry-server"));
-        for (key, _) in std::env::vars() {
-            if key.starts_with("REGISTRY_") {
-                command.env_remove(key);
-            }
-        }
-        command
-            .args(["serve", "--listen", "127.0.0.1:0", "--log-level", "warn"])
-            .args(args)
-            .envs(env.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        let mut child = command.spawn().expect("start registry-server");
+        let mut child = serve_command(args, env, Stdio::inherit())
+            .spawn()
+            .expect("start registry-server");
         let stdout = child.stdout.take().unwrap();
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line).unwrap();
@@ -72,6 +63,144 @@ impl Server {
     /// The process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+}
+
+/// `registry-server serve --listen 127.0.0.1:0 --log-level warn ARGS`, `REGISTRY_` variables
+/// cleared, stdout piped.
+fn serve_command(args: &[&str], env: &[(&str, &str)], stderr: Stdio) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_registry-server"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("REGISTRY_") {
+            command.env_remove(key);
+        }
+    }
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--log-level", "warn"])
+        .args(args)
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(stderr);
+    command
+}
+
+/// A line the process wrote.
+enum Line {
+    Out(String),
+    Err(String),
+}
+
+/// A `registry-server serve` whose start is watched line by line, for starts that wait (for a
+/// database) or fail. Its stderr is also copied to the test's. Killed on drop if still running.
+pub struct Starting {
+    child: Option<Child>,
+    lines: Receiver<Line>,
+    stderr: String,
+}
+
+impl Starting {
+    /// Starts the binary as [`Server::start`] does, without waiting for anything.
+    pub fn spawn(args: &[&str], env: &[(&str, &str)]) -> Starting {
+        let mut child = serve_command(args, env, Stdio::piped())
+            .spawn()
+            .expect("start registry-server");
+        let (sender, lines) = mpsc::channel();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let out = sender.clone();
+        std::thread::spawn(move || {
+            for line in stdout.lines().map_while(Result::ok) {
+                let _ = out.send(Line::Out(line));
+            }
+        });
+        let stderr = BufReader::new(child.stderr.take().unwrap());
+        std::thread::spawn(move || {
+            for line in stderr.lines().map_while(Result::ok) {
+                eprintln!("{line}");
+                let _ = sender.send(Line::Err(line));
+            }
+        });
+        Starting {
+            child: Some(child),
+            lines,
+            stderr: String::new(),
+        }
+    }
+
+    /// The next line within `limit`; `None` once both streams have ended.
+    fn next_line(&mut self, limit: Duration) -> Option<Line> {
+        match self.lines.recv_timeout(limit) {
+            Ok(Line::Err(line)) => {
+                self.stderr.push_str(&line);
+                self.stderr.push('\n');
+                Some(Line::Err(line))
+            }
+            Ok(line) => Some(line),
+            Err(RecvTimeoutError::Disconnected) => None,
+            Err(RecvTimeoutError::Timeout) => panic!("no output within {limit:?}"),
+        }
+    }
+
+    /// Waits for a line on stderr containing `text`; panics if the process ends first, or
+    /// after `limit`.
+    pub fn wait_for_log(&mut self, text: &str, limit: Duration) -> String {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.next_line(left) {
+                Some(Line::Err(line)) if line.contains(text) => return line,
+                Some(_) => {}
+                None => panic!("exited without logging {text:?}:\n{}", self.stderr),
+            }
+        }
+    }
+
+    /// Waits, at most `limit`, for the line that tells the address: the server is up.
+    pub fn listening(mut self, limit: Duration) -> Server {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.next_line(left) {
+                Some(Line::Out(line)) => {
+                    let addr = line
+                        .trim()
+                        .rsplit("http://")
+                        .next()
+                        .and_then(|a| a.parse().ok())
+                        .unwrap_or_else(|| panic!("no address in {line:?}"));
+                    let child = self.child.take().unwrap();
+                    return Server { child, addr };
+                }
+                Some(Line::Err(_)) => {}
+                None => panic!("exited before listening:\n{}", self.stderr),
+            }
+        }
+    }
+
+    /// Sends the signal `name` (`TERM`, `INT`) without waiting.
+    pub fn signal(&self, name: &str) {
+        signal(self.child.as_ref().unwrap().id(), name);
+    }
+
+    /// Waits, at most `limit`, for the process to exit; returns its status and everything it
+    /// wrote on stderr.
+    pub fn exit(mut self, limit: Duration) -> (ExitStatus, String) {
+        let child = self.child.as_mut().unwrap();
+        let mut status = None;
+        eventually(limit, || {
+            status = child.try_wait().unwrap();
+            status.is_some()
+        });
+        while self.next_line(Duration::from_secs(30)).is_some() {}
+        (status.unwrap(), std::mem::take(&mut self.stderr))
+    }
+}
+
+impl Drop for Starting {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
