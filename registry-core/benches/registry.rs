@@ -2,6 +2,10 @@
 //!
 //! Prints heartbeats/s, registrations/s and listings/s with 100 and with 10,000 instances over
 //! 10 models. Run with `cargo bench -p registry-core` (or `cargo xtask bench`).
+//!
+//! Each figure is the median of several trials, and the trials of the two sizes alternate: a
+//! slow moment of a shared machine then lands in one trial of each size rather than in every
+//! trial of one size, and the median leaves it out.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -10,8 +14,12 @@ use std::time::{Duration, Instant};
 use registry_core::{InMemoryStorage, ModelInstance, ModelRegistry, StorageModelRegistry};
 
 const MODELS: usize = 10;
-/// Each measurement runs for about this long.
-const TARGET: Duration = Duration::from_millis(1500);
+const SIZES: [usize; 2] = [100, 10_000];
+const TRIALS: usize = 7;
+/// Each trial runs for about this long.
+const TRIAL: Duration = Duration::from_millis(300);
+
+type Registry = StorageModelRegistry<InMemoryStorage<ModelInstance>>;
 
 fn instances(count: usize) -> Vec<ModelInstance> {
     (0..count)
@@ -26,7 +34,7 @@ fn instances(count: usize) -> Vec<ModelInstance> {
         .collect()
 }
 
-/// Runs `round` (which performs `ops_per_round` operations) until about [`TARGET`] has passed;
+/// Runs `round` (which performs `ops_per_round` operations) until about [`TRIAL`] has passed;
 /// returns operations per second.
 async fn rate<F, Fut>(ops_per_round: usize, mut round: F) -> f64
 where
@@ -36,58 +44,95 @@ where
     round().await; // warm-up
     let start = Instant::now();
     let mut ops = 0_usize;
-    while start.elapsed() < TARGET {
+    while start.elapsed() < TRIAL {
         round().await;
         ops += ops_per_round;
     }
     ops as f64 / start.elapsed().as_secs_f64()
 }
 
-async fn measure(count: usize) -> [f64; 3] {
-    let all = instances(count);
-    let registry = StorageModelRegistry::new(Arc::new(InMemoryStorage::new()));
-    let register = rate(all.len(), || async {
-        for instance in &all {
-            black_box(registry.register_instance(instance).await.ok());
+/// One registry per size with its instances, so trials of the sizes can alternate.
+struct Subject {
+    all: Vec<ModelInstance>,
+    registry: Registry,
+}
+
+impl Subject {
+    fn new(count: usize) -> Self {
+        Self {
+            all: instances(count),
+            registry: StorageModelRegistry::new(Arc::new(InMemoryStorage::new())),
         }
-    })
-    .await;
-    let heartbeat = rate(all.len(), || async {
-        for instance in &all {
-            black_box(registry.send_heartbeat(instance).await.ok());
+    }
+
+    async fn registrations(&self) -> f64 {
+        rate(self.all.len(), || async {
+            for instance in &self.all {
+                black_box(self.registry.register_instance(instance).await.ok());
+            }
+        })
+        .await
+    }
+
+    async fn heartbeats(&self) -> f64 {
+        rate(self.all.len(), || async {
+            for instance in &self.all {
+                black_box(self.registry.send_heartbeat(instance).await.ok());
+            }
+        })
+        .await
+    }
+
+    async fn listings(&self) -> f64 {
+        rate(MODELS, || async {
+            for model in 0..MODELS {
+                let name = format!("model-{model}");
+                black_box(self.registry.get_all_instances(&name, true).await.ok());
+            }
+        })
+        .await
+    }
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// Medians of heartbeats/s, registrations/s and listings/s for each subject.
+async fn measure(subjects: &[Subject]) -> Vec<[f64; 3]> {
+    let mut trials = vec![[const { Vec::new() }; 3]; subjects.len()];
+    for _ in 0..TRIALS {
+        for (subject, trial) in subjects.iter().zip(&mut trials) {
+            trial[1].push(subject.registrations().await);
+            trial[0].push(subject.heartbeats().await);
+            trial[2].push(subject.listings().await);
         }
-    })
-    .await;
-    let listing = rate(MODELS, || async {
-        for model in 0..MODELS {
-            black_box(
-                registry
-                    .get_all_instances(&format!("model-{model}"), true)
-                    .await
-                    .ok(),
-            );
-        }
-    })
-    .await;
-    [heartbeat, register, listing]
+    }
+    trials
+        .into_iter()
+        .map(|[heartbeats, registrations, listings]| {
+            [median(heartbeats), median(registrations), median(listings)]
+        })
+        .collect()
 }
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("a current-thread runtime");
+    let subjects: Vec<Subject> = SIZES.into_iter().map(Subject::new).collect();
+    let figures = runtime.block_on(measure(&subjects));
     println!("registry-core: registry API on in-memory storage, one thread");
+    println!("(median of {TRIALS} alternating trials of {TRIAL:?} each)");
     println!(
         "{:<12} {:>16} {:>16} {:>16}",
         "instances", "heartbeats/s", "registrations/s", "listings/s"
     );
-    let mut heartbeat_rates = Vec::new();
-    for count in [100, 10_000] {
-        let [heartbeat, register, listing] = runtime.block_on(measure(count));
-        heartbeat_rates.push(heartbeat);
+    for (count, [heartbeat, register, listing]) in SIZES.iter().zip(&figures) {
         println!("{count:<12} {heartbeat:>16.0} {register:>16.0} {listing:>16.0}");
     }
-    let ratio = heartbeat_rates[1] / heartbeat_rates[0];
+    let ratio = figures[1][0] / figures[0][0];
     println!("heartbeat rate at 10,000 instances / at 100: {ratio:.2} (target >= 0.80)");
     println!("target: >= 3,000,000 heartbeats/s at 100 instances");
 }

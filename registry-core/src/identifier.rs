@@ -176,15 +176,33 @@ pub fn validate_key_part<'a>(
     field: &'static str,
     value: &'a str,
 ) -> Result<&'a str, ValidationError> {
-    let trimmed = value.trim();
+    let trimmed = if is_trimmed(value) {
+        value
+    } else {
+        value.trim()
+    };
     if trimmed.is_empty() {
         return Err(ValidationError::Empty { field });
     }
     check_length(field, trimmed)?;
-    if trimmed.contains(IDENTIFIER_SEPARATOR) {
+    // Every separator holds a `$`; a byte scan rules most texts out before a substring search.
+    if trimmed.as_bytes().contains(&b'$') && trimmed.contains(IDENTIFIER_SEPARATOR) {
         return Err(ValidationError::ContainsSeparator { field });
     }
     Ok(trimmed)
+}
+
+/// Whether `text` has no white space at either end, as [`str::trim`] sees it.
+///
+/// An ASCII byte that is not white space settles its end without decoding a character, so
+/// the usual worker key or host address is checked in two byte comparisons.
+pub(crate) fn is_trimmed(text: &str) -> bool {
+    let settled = |byte: &u8| byte.is_ascii() && !char::from(*byte).is_whitespace();
+    let bytes = text.as_bytes();
+    match (bytes.first(), bytes.last()) {
+        (Some(first), Some(last)) if settled(first) && settled(last) => true,
+        _ => text.len() == text.trim().len(),
+    }
 }
 
 /// Checks that a text field is at most [`MAX_FIELD_CHARS`] characters long.
@@ -208,5 +226,49 @@ pub fn validate_port(value: i64) -> Result<u16, ValidationError> {
     match u16::try_from(value) {
         Ok(port) if port != 0 => Ok(port),
         _ => Err(ValidationError::PortOutOfRange { value }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn is_trimmed_agrees_with_trim() {
+        let texts = [
+            "",
+            "a",
+            " a",
+            "a ",
+            "\ta",
+            "a\n",
+            "\u{0B}a",
+            "a\u{0B}",
+            "\u{A0}a",
+            "a\u{2003}",
+            "\u{85}a",
+            "é",
+            "éa",
+            "aé",
+            "10.0.0.1",
+            "glm-4@llm",
+            "\u{3000}",
+        ];
+        for text in texts {
+            assert_eq!(
+                is_trimmed(text),
+                text.trim().len() == text.len(),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_dollar_sign_alone_is_no_separator() {
+        assert_eq!(validate_key_part("host", "$h$"), Ok("$h$"));
+        assert_eq!(
+            validate_key_part("host", "a___$$$$___b"),
+            Err(ValidationError::ContainsSeparator { field: "host" })
+        );
     }
 }

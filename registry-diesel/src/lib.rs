@@ -29,6 +29,8 @@
 
 mod backend;
 mod batch;
+#[cfg(feature = "sqlite")]
+mod checkpoint;
 mod config;
 mod entity;
 mod error;

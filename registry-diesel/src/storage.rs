@@ -7,8 +7,12 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as QueryError};
 use registry_core::{ModelInstance, ModelInstanceIdentifier, QuerySpec, Storage, StorageError};
 
+#[cfg(feature = "sqlite")]
+use crate::backend::is_sqlite_memory;
 use crate::backend::{Backend, redact_url, scrub};
 use crate::batch::Batcher;
+#[cfg(feature = "sqlite")]
+use crate::checkpoint::Checkpointer;
 use crate::config::{PoolConfig, TimeSource};
 use crate::entity::{InstanceAdapter, InstanceEntity};
 use crate::error::{DieselError, is_connection_lost, is_retryable_conflict, query_error};
@@ -33,6 +37,9 @@ pub struct DieselStorage {
     url: String,
     /// Group commit of registers and heartbeats, on the server backends.
     batches: Option<[Batcher; 2]>,
+    /// Checkpoints a SQLite file's write-ahead log off the request path; stops when dropped.
+    #[cfg(feature = "sqlite")]
+    _checkpointer: Option<Checkpointer>,
 }
 
 impl fmt::Debug for DieselStorage {
@@ -71,6 +78,8 @@ impl DieselStorage {
             time_source: config.time_source,
             url: url.to_owned(),
             batches,
+            #[cfg(feature = "sqlite")]
+            _checkpointer: None,
         };
         let mut conn = storage
             .checkout()
@@ -87,7 +96,23 @@ impl DieselStorage {
             tracing::info!(url = %redact_url(url), ?applied, "applied registry migrations");
         }
         drop(conn);
+        #[cfg(feature = "sqlite")]
+        let storage = storage.with_checkpointer()?;
         Ok(storage)
+    }
+
+    /// A SQLite file (WAL mode, set by its first connection) gets its checkpoint thread.
+    #[cfg(feature = "sqlite")]
+    fn with_checkpointer(mut self) -> Result<Self, DieselError> {
+        if self.backend == Backend::Sqlite && !is_sqlite_memory(&self.url) {
+            let checkpointer =
+                Checkpointer::start(&self.url).map_err(|error| DieselError::Unavailable {
+                    url: redact_url(&self.url),
+                    reason: scrub(&error.to_string(), &self.url),
+                })?;
+            self._checkpointer = Some(checkpointer);
+        }
+        Ok(self)
     }
 
     /// Which backend the storage runs on.

@@ -11,7 +11,7 @@ use super::coalesce::Coalescer;
 use super::selection::pick_weighted;
 use super::{BlockingCalls, ModelRegistry, RegistryConfig, RegistryError};
 use crate::clock::{Clock, SystemClock};
-use crate::identifier::ModelInstanceIdentifier;
+use crate::identifier::{ModelInstanceIdentifier, is_trimmed};
 use crate::instance::ModelInstance;
 use crate::storage::{InstanceSettings, InstanceStorage, StorageError};
 
@@ -225,8 +225,7 @@ impl<S: InstanceStorage + 'static> StorageModelRegistry<S> {
 
 /// The instance with its key parts trimmed, borrowed when nothing needed trimming.
 fn validated(instance: &ModelInstance) -> Result<Cow<'_, ModelInstance>, RegistryError> {
-    let needs_trim = |text: &str| text.len() != text.trim().len();
-    if needs_trim(&instance.model_name) || needs_trim(&instance.host) {
+    if !is_trimmed(&instance.model_name) || !is_trimmed(&instance.host) {
         let mut owned = instance.clone();
         owned.normalize()?;
         return Ok(Cow::Owned(owned));
