@@ -40,8 +40,8 @@ pub use registry::{
     RegistryError, RegistryStats, StorageModelRegistry, SweepOutcome, pick_weighted,
 };
 pub use storage::{
-    FieldValue, InMemoryStorage, InstanceSettings, InstanceStorage, Page, QuerySpec,
-    ResourceIdentifier, Storage, StorageError, StorageItem,
+    FieldValue, InMemoryStorage, InstanceRecord, InstanceSettings, InstanceStorage, Page,
+    QuerySpec, ResourceIdentifier, Storage, StorageError, StorageItem,
 };
 pub use timestamp::parse_timestamp;
 

@@ -7,13 +7,16 @@ use chrono::{DateTime, Utc};
 use hashbrown::{Equivalent, HashMap};
 
 use super::{
-    InstanceSettings, InstanceStorage, QuerySpec, ResourceIdentifier, Storage, StorageError,
-    StorageItem,
+    InstanceRecord, InstanceSettings, InstanceStorage, QuerySpec, ResourceIdentifier, Storage,
+    StorageError, StorageItem,
 };
 use crate::identifier::ModelInstanceIdentifier;
 use crate::instance::{InstanceKey, ModelInstance};
 
-/// A storage that keeps its items in a hash map under one lock.
+type Table<T> = HashMap<<T as StorageItem>::Identifier, <T as StorageItem>::Record>;
+
+/// A storage that keeps its items in a hash map under one lock, each as its identifier and its
+/// [record](StorageItem::Record).
 ///
 /// Every [`InstanceStorage`] operation takes the lock once, so each is atomic. A heartbeat for a
 /// known instance is one hash lookup and allocates nothing, whatever the number of instances.
@@ -28,7 +31,7 @@ use crate::instance::{InstanceKey, ModelInstance};
 /// ```
 #[derive(Debug)]
 pub struct InMemoryStorage<T: StorageItem> {
-    items: RwLock<HashMap<T::Identifier, T>>,
+    items: RwLock<HashMap<T::Identifier, T::Record>>,
 }
 
 impl<T: StorageItem> Default for InMemoryStorage<T> {
@@ -47,11 +50,11 @@ impl<T: StorageItem> InMemoryStorage<T> {
 
     // A panic while holding the lock cannot leave a half-written item (every write is one map
     // operation), so a poisoned lock is safe to keep using.
-    fn read(&self) -> RwLockReadGuard<'_, HashMap<T::Identifier, T>> {
+    fn read(&self) -> RwLockReadGuard<'_, Table<T>> {
         self.items.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn write(&self) -> RwLockWriteGuard<'_, HashMap<T::Identifier, T>> {
+    fn write(&self) -> RwLockWriteGuard<'_, Table<T>> {
         self.items.write().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -72,7 +75,7 @@ where
         if items.contains_key(&id) {
             return Err(StorageError::Duplicate(id.str_identifier()));
         }
-        items.insert(id, item.clone());
+        items.insert(id, item.to_record());
         Ok(())
     }
 
@@ -80,7 +83,9 @@ where
         let id = item.identifier()?;
         match self.write().get_mut(&id) {
             Some(stored) => {
-                stored.merge(item);
+                let mut merged = T::from_record(&id, stored);
+                merged.merge(item);
+                *stored = merged.to_record();
                 Ok(())
             }
             None => Err(StorageError::NotFound(id.str_identifier())),
@@ -89,12 +94,12 @@ where
 
     fn save_or_update(&self, item: &T) -> Result<(), StorageError> {
         let id = item.identifier()?;
-        self.write().insert(id, item.clone());
+        self.write().insert(id, item.to_record());
         Ok(())
     }
 
     fn load(&self, id: &T::Identifier) -> Result<Option<T>, StorageError> {
-        Ok(self.read().get(id).cloned())
+        Ok(self.read().get(id).map(|record| T::from_record(id, record)))
     }
 
     fn delete(&self, id: &T::Identifier) -> Result<(), StorageError> {
@@ -105,9 +110,10 @@ where
     fn query(&self, spec: &QuerySpec) -> Result<Vec<T>, StorageError> {
         let items = self.read();
         // Sorted by identifier so that pages are stable from one call to the next.
-        let mut matching: Vec<(&T::Identifier, &T)> = items
+        let mut matching: Vec<(&T::Identifier, T)> = items
             .iter()
-            .filter(|(_, item)| matches(*item, spec))
+            .map(|(id, record)| (id, T::from_record(id, record)))
+            .filter(|(_, item)| matches(item, spec))
             .collect();
         matching.sort_unstable_by(|a, b| a.0.cmp(b.0));
         let offset = usize::try_from(spec.offset_value()).unwrap_or(usize::MAX);
@@ -118,15 +124,15 @@ where
             .into_iter()
             .skip(offset)
             .take(limit)
-            .map(|(_, item)| item.clone())
+            .map(|(_, item)| item)
             .collect())
     }
 
     fn count(&self, spec: &QuerySpec) -> Result<u64, StorageError> {
         let count = self
             .read()
-            .values()
-            .filter(|item| matches(*item, spec))
+            .iter()
+            .filter(|(id, record)| matches(&T::from_record(id, record), spec))
             .count();
         Ok(count as u64)
     }
@@ -149,16 +155,14 @@ fn cutoff(now: DateTime<Utc>, timeout: Duration) -> DateTime<Utc> {
     now - chrono::Duration::from_std(timeout).unwrap_or(chrono::Duration::MAX)
 }
 
-fn is_stale(instance: &ModelInstance, cutoff: DateTime<Utc>) -> bool {
-    instance.check_healthy && instance.last_heartbeat.is_none_or(|beat| beat < cutoff)
-}
-
 impl InstanceStorage for InMemoryStorage<ModelInstance> {
     fn register(&self, instance: &ModelInstance, now: DateTime<Utc>) -> Result<(), StorageError> {
         let mut items = self.write();
         if let Some(stored) = items.get_mut(&instance.key()) {
             stored.weight = instance.weight;
-            stored.prompt_template.clone_from(&instance.prompt_template);
+            if stored.prompt_template.as_deref() != instance.prompt_template.as_deref() {
+                stored.prompt_template = instance.prompt_template.as_deref().map(Box::from);
+            }
             stored.healthy = true;
             stored.last_heartbeat = Some(now);
             return Ok(());
@@ -191,9 +195,9 @@ impl InstanceStorage for InMemoryStorage<ModelInstance> {
     fn expire_stale(&self, timeout: Duration, now: DateTime<Utc>) -> Result<u64, StorageError> {
         let cutoff = cutoff(now, timeout);
         let mut expired = 0;
-        for instance in self.write().values_mut() {
-            if instance.healthy && is_stale(instance, cutoff) {
-                instance.healthy = false;
+        for record in self.write().values_mut() {
+            if record.healthy && record.is_stale(cutoff) {
+                record.healthy = false;
                 expired += 1;
             }
         }
@@ -204,7 +208,7 @@ impl InstanceStorage for InMemoryStorage<ModelInstance> {
         let cutoff = cutoff(now, timeout);
         let mut items = self.write();
         let before = items.len();
-        items.retain(|_, instance| !is_stale(instance, cutoff));
+        items.retain(|_, record| !record.is_stale(cutoff));
         Ok((before - items.len()) as u64)
     }
 
@@ -233,19 +237,22 @@ impl InstanceStorage for InMemoryStorage<ModelInstance> {
         healthy_only: bool,
     ) -> Result<Vec<ModelInstance>, StorageError> {
         let items = self.read();
-        let mut selected: Vec<ModelInstance> = items
-            .values()
-            .filter(|i| model_name.is_none_or(|name| i.model_name == name))
-            .filter(|i| !healthy_only || i.healthy)
-            .cloned()
+        // Filtered and sorted by reference (identifiers compare as bytes), then built.
+        let mut selected: Vec<(&ModelInstanceIdentifier, &InstanceRecord)> = items
+            .iter()
+            .filter(|(id, _)| model_name.is_none_or(|name| id.key_bytes().0 == name.as_bytes()))
+            .filter(|(_, record)| !healthy_only || record.healthy)
             .collect();
-        selected.sort_unstable_by(|a, b| a.key().cmp_key(&b.key()));
-        Ok(selected)
+        selected.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        Ok(selected
+            .into_iter()
+            .map(|(id, record)| record.to_instance(id))
+            .collect())
     }
 }
 
 fn insert_new(
-    items: &mut HashMap<ModelInstanceIdentifier, ModelInstance>,
+    items: &mut HashMap<ModelInstanceIdentifier, InstanceRecord>,
     instance: &ModelInstance,
     now: DateTime<Utc>,
 ) {
@@ -254,7 +261,7 @@ fn insert_new(
         &instance.host,
         instance.port,
     );
-    let mut stored = instance.clone();
+    let mut stored = InstanceRecord::from(instance);
     stored.healthy = true;
     stored.last_heartbeat = Some(now);
     stored.remove_from_registry = false;

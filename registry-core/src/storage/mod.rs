@@ -10,10 +10,12 @@
 mod error;
 mod memory;
 mod query;
+mod record;
 
 pub use error::StorageError;
 pub use memory::InMemoryStorage;
 pub use query::{FieldValue, Page, QuerySpec};
+pub use record::InstanceRecord;
 
 use std::fmt::Debug;
 use std::hash::Hash;
@@ -35,8 +37,18 @@ pub trait StorageItem: Clone + Debug + Send + Sync + 'static {
     /// The item's identity.
     type Identifier: ResourceIdentifier;
 
+    /// The form an [`InMemoryStorage`] keeps the item in beside its identifier: the item
+    /// itself, or a smaller record without the fields the identifier already holds.
+    type Record: Clone + Debug + Send + Sync + 'static;
+
     /// The item's identity; an item with an invalid key has none.
     fn identifier(&self) -> Result<Self::Identifier, ValidationError>;
+
+    /// The record an [`InMemoryStorage`] keeps for this item.
+    fn to_record(&self) -> Self::Record;
+
+    /// The item an identifier and its record describe.
+    fn from_record(id: &Self::Identifier, record: &Self::Record) -> Self;
 
     /// Copies `other`'s stored fields into `self`.
     fn merge(&mut self, other: &Self);
@@ -208,6 +220,15 @@ impl ResourceIdentifier for ModelInstanceIdentifier {
 
 impl StorageItem for ModelInstance {
     type Identifier = ModelInstanceIdentifier;
+    type Record = InstanceRecord;
+
+    fn to_record(&self) -> InstanceRecord {
+        InstanceRecord::from(self)
+    }
+
+    fn from_record(id: &ModelInstanceIdentifier, record: &InstanceRecord) -> Self {
+        record.to_instance(id)
+    }
 
     fn identifier(&self) -> Result<ModelInstanceIdentifier, ValidationError> {
         ModelInstance::identifier(self)
