@@ -7,9 +7,9 @@
 //! of a heartbeat's latency. Here a thread of its own, on a connection of its own, runs
 //! passive checkpoints (which never block writers) every few milliseconds, so the flushes
 //! happen beside the writers. A writer still checkpoints once the log reaches
-//! [`WRITER_CHECKPOINT_PAGES`], which bounds the log's size if this thread falls behind; it
-//! then finds little left to copy, and a writer's checkpoint is what lets the next commit
-//! start the log again from its beginning.
+//! [`WRITER_CHECKPOINT_PAGES`], which keeps the log near that size if this thread falls
+//! behind; it then finds little left to copy, and a writer's checkpoint is what lets the next
+//! commit start the log again from its beginning.
 
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
@@ -20,7 +20,7 @@ use diesel::{Connection, SqliteConnection};
 
 /// The log size, in pages, at which a committing writer checkpoints (SQLite's default is
 /// 1,000). A full checkpoint is what lets the log start again from its beginning, so this
-/// also bounds the log's file: 16 MiB at SQLite's 4 KiB pages.
+/// also sets the log file's size: about 16 MiB at SQLite's 4 KiB pages.
 pub(crate) const WRITER_CHECKPOINT_PAGES: u32 = 4_000;
 
 /// Pause between two passive checkpoints. One with nothing to copy costs a few reads.
