@@ -172,9 +172,13 @@ pub(crate) fn build(url: &str, config: &PoolConfig) -> Result<(Pool, Backend), D
         busy_timeout: config.connection_timeout,
     };
     let memory = backend == Backend::Sqlite && is_sqlite_memory(url);
+    let max_size = if memory { 1 } else { config.max_size.max(1) };
+    // Every connection is opened here, before the first call, rather than by the pool's own
+    // threads when calls first contend: a connection still being opened in the background
+    // when the process exits can crash it inside the TLS library's exit handler.
     let mut builder = r2d2::Pool::builder()
-        .max_size(if memory { 1 } else { config.max_size.max(1) })
-        .min_idle(Some(1))
+        .max_size(max_size)
+        .min_idle(Some(max_size))
         .connection_timeout(config.connection_timeout)
         // Checking every connection out with a round trip would halve throughput; a
         // connection that fails is marked broken instead and the pool replaces it.
