@@ -4,8 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use registry_core::{
-    ChangeFeed, InMemoryStorage, ManualClock, ModelInstance, ModelRegistry, RegistryConfig,
-    StorageModelRegistry,
+    ChangeFeed, InMemoryStorage, ManualClock, ModelInstance, RegistryConfig, StorageModelRegistry,
 };
 
 const LONG_POLL: Duration = Duration::from_secs(300);
