@@ -298,6 +298,21 @@ fn free_port() -> u16 {
 /// What the server logs for each failed attempt while it waits for its database.
 const RETRYING: &str = "storage unavailable, retrying";
 
+/// Starts the server on the database at `url`, waiting at most `storage_wait` for it.
+fn start_waiting(url: &str, storage_wait: &str) -> Starting {
+    Starting::spawn(
+        &[
+            "--storage-url",
+            url,
+            "--pool-timeout",
+            "1s",
+            "--storage-wait",
+            storage_wait,
+        ],
+        &[],
+    )
+}
+
 #[test]
 fn an_unreachable_database_with_no_storage_wait_fails_at_once() {
     if !postgres_compiled() {
@@ -305,17 +320,7 @@ fn an_unreachable_database_with_no_storage_wait_fails_at_once() {
     }
     let port = free_port();
     let url = format!("postgres://u:secret@127.0.0.1:{port}/registry");
-    let server = Starting::spawn(
-        &[
-            "--storage-url",
-            &url,
-            "--pool-timeout",
-            "1s",
-            "--storage-wait",
-            "0s",
-        ],
-        &[],
-    );
+    let server = start_waiting(&url, "0s");
     let (status, stderr) = server.exit(Duration::from_secs(60));
     assert!(!status.success(), "{stderr}");
     let named = format!("cannot open storage postgres://u:***@127.0.0.1:{port}/registry");
@@ -331,17 +336,7 @@ fn an_unreachable_database_is_retried_until_the_storage_wait_has_passed() {
     }
     let port = free_port();
     let url = format!("postgres://u:secret@127.0.0.1:{port}/registry");
-    let server = Starting::spawn(
-        &[
-            "--storage-url",
-            &url,
-            "--pool-timeout",
-            "1s",
-            "--storage-wait",
-            "3s",
-        ],
-        &[],
-    );
+    let server = start_waiting(&url, "3s");
     let (status, stderr) = server.exit(Duration::from_secs(60));
     assert!(!status.success(), "{stderr}");
     let retry = stderr
@@ -365,17 +360,7 @@ fn a_malformed_database_url_is_not_waited_for() {
     if !postgres_compiled() {
         return;
     }
-    let server = Starting::spawn(
-        &[
-            "--storage-url",
-            "postgres://u@127.0.0.1:notaport/registry",
-            "--pool-timeout",
-            "1s",
-            "--storage-wait",
-            "10m",
-        ],
-        &[],
-    );
+    let server = start_waiting("postgres://u@127.0.0.1:notaport/registry", "10m");
     // Ten minutes of waiting would outlast the limit: exiting shows it did not wait.
     let (status, stderr) = server.exit(Duration::from_secs(60));
     assert!(!status.success(), "{stderr}");
@@ -389,17 +374,7 @@ fn sigterm_while_waiting_for_the_database_exits_0() {
         return;
     }
     let url = format!("postgres://u@127.0.0.1:{}/registry", free_port());
-    let mut server = Starting::spawn(
-        &[
-            "--storage-url",
-            &url,
-            "--pool-timeout",
-            "1s",
-            "--storage-wait",
-            "10m",
-        ],
-        &[],
-    );
+    let mut server = start_waiting(&url, "10m");
     server.wait_for_log(RETRYING, Duration::from_secs(60));
     server.signal("TERM");
     // Ten minutes of waiting would outlast the limit: exiting shows the signal ended it.

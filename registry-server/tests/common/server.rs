@@ -22,12 +22,7 @@ impl Server {
         let stdout = child.stdout.take().unwrap();
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line).unwrap();
-        let addr = line
-            .trim()
-            .rsplit("http://")
-            .next()
-            .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| panic!("no address in {line:?}"));
+        let addr = listening_address(&line);
         Server { child, addr }
     }
 
@@ -161,12 +156,7 @@ impl Starting {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.next_line(left) {
                 Some(Line::Out(line)) => {
-                    let addr = line
-                        .trim()
-                        .rsplit("http://")
-                        .next()
-                        .and_then(|a| a.parse().ok())
-                        .unwrap_or_else(|| panic!("no address in {line:?}"));
+                    let addr = listening_address(&line);
                     let child = self.child.take().unwrap();
                     return Server { child, addr };
                 }
@@ -298,4 +288,13 @@ pub fn eventually(limit: Duration, mut check: impl FnMut() -> bool) {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// The address in the server's `registry-server listening on http://ADDR` line.
+fn listening_address(line: &str) -> SocketAddr {
+    line.trim()
+        .rsplit("http://")
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
 }
