@@ -54,7 +54,7 @@ impl fmt::Debug for DieselStorage {
 
 impl DieselStorage {
     /// Connects to the database at `url`, waiting at most `config.connection_timeout` for the
-    /// first connection, and applies pending migrations.
+    /// connections, and applies pending migrations.
     ///
     /// `url` is `sqlite://PATH` or a plain file path (`:memory:` for a private in-memory
     /// database), `postgres://…` or `postgresql://…`, or `mysql://…`.
