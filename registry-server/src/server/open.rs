@@ -1,71 +1,14 @@
-//! Start-up and shut-down: storage from its URL (waiting for a database that is not up yet),
-//! the registry and its checker, span storage, the listener, and the order in which they stop.
+//! Opening the storage a URL names, and waiting for a database that is not up yet.
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::serve::ListenerExt as _;
-use registry_core::{OffsetClock, RegistryConfig, StorageModelRegistry, SystemClock};
 use registry_diesel::{Backend, DieselStorage, PoolConfig, run_migrations};
-use thiserror::Error;
-use tokio::net::TcpListener;
 
+use super::ServerError;
 use crate::config::{Settings, format_duration, redact_url};
-use crate::{AnyStorage, AppState, Auth, Tracer, app, shutdown};
-
-/// Why the server could not start or stopped with an error.
-#[derive(Debug, Error)]
-#[non_exhaustive]
-pub enum ServerError {
-    /// The storage URL names a backend this build does not have, or is malformed.
-    #[error("unsupported storage URL {url}: {reason}")]
-    UnsupportedStorage {
-        /// The URL, password masked.
-        url: String,
-        /// Why.
-        reason: String,
-    },
-    /// The storage could not be opened or migrated.
-    #[error("cannot open storage {url}: {message}")]
-    Storage {
-        /// The URL, password masked.
-        url: String,
-        /// Why.
-        message: String,
-    },
-    /// The database (PostgreSQL or MySQL) could not be reached, or not within `storage_wait`
-    /// when serving: retrying later may succeed.
-    #[error("cannot open storage {url}: {}{message}", gave_up_after(*.waited))]
-    StorageUnavailable {
-        /// The URL, password masked.
-        url: String,
-        /// Why the last attempt failed.
-        message: String,
-        /// How long `serve` retried; zero for a single attempt.
-        waited: Duration,
-    },
-    /// The span file could not be opened.
-    #[error("cannot open the span file {path}: {message}")]
-    Spans {
-        /// The file.
-        path: String,
-        /// Why.
-        message: String,
-    },
-    /// The listen address could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        /// The address.
-        addr: SocketAddr,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// Serving failed.
-    #[error("server error: {0}")]
-    Serve(#[from] std::io::Error),
-}
+use crate::{AnyStorage, shutdown};
 
 /// Whether a storage URL names the in-memory storage.
 pub fn is_memory(url: &str) -> bool {
@@ -83,17 +26,6 @@ fn sqlite_file(url: &str) -> Option<&Path> {
             (path != ":memory:").then(|| Path::new(path))
         }
         _ => None,
-    }
-}
-
-fn gave_up_after(waited: Duration) -> String {
-    if waited.is_zero() {
-        String::new()
-    } else {
-        format!(
-            "still unavailable after waiting {} (storage_wait): ",
-            format_duration(waited)
-        )
     }
 }
 
@@ -141,7 +73,7 @@ fn storage_error(url: &str, error: impl std::fmt::Display) -> ServerError {
 /// Opens the storage the settings name and applies pending migrations. A SQLite file's
 /// folders are created. Waits at most the pool timeout for the database: a PostgreSQL or MySQL
 /// database that cannot be reached is [`ServerError::StorageUnavailable`] (see
-/// [`serve`], which retries it).
+/// [`serve`](super::serve), which retries it).
 pub fn open_storage(settings: &Settings) -> Result<AnyStorage, ServerError> {
     let url = settings.storage_url.as_str();
     if is_memory(url) {
@@ -197,32 +129,6 @@ fn create_parent(path: &Path) -> std::io::Result<()> {
     }
 }
 
-/// Opens span storage; tracing is off when no span file is configured.
-pub fn open_tracer(settings: &Settings) -> Result<Tracer, ServerError> {
-    let Some(path) = &settings.span_file else {
-        return Ok(Tracer::disabled());
-    };
-    Tracer::to_file(
-        path,
-        settings.span_batch_size,
-        settings.span_flush_interval,
-        settings.span_queue_capacity,
-    )
-    .map_err(|error| ServerError::Spans {
-        path: path.display().to_string(),
-        message: error.to_string(),
-    })
-}
-
-/// The registry's timing, from the settings.
-pub fn registry_config(settings: &Settings) -> RegistryConfig {
-    RegistryConfig::default()
-        .with_heartbeat_interval(settings.heartbeat_interval)
-        .with_heartbeat_timeout(settings.heartbeat_timeout)
-        .with_removal_timeout(settings.removal_timeout)
-        .with_heartbeat_coalesce_window(settings.heartbeat_coalesce)
-}
-
 /// The first pause between attempts to open an unreachable database; it doubles up to
 /// [`STORAGE_RETRY_MAX`].
 pub const STORAGE_RETRY_FIRST: Duration = Duration::from_millis(100);
@@ -251,7 +157,7 @@ async fn open_storage_apart(settings: &Settings) -> Result<AnyStorage, ServerErr
 /// Opens the storage, retrying while the database cannot be reached, with pauses from
 /// [`STORAGE_RETRY_FIRST`] doubling to [`STORAGE_RETRY_MAX`], until `storage_wait` has passed.
 /// `None` when SIGINT or SIGTERM arrived first. Other failures end it at once.
-async fn wait_for_storage(
+pub(super) async fn wait_for_storage(
     settings: &Settings,
     signals: &mut shutdown::Signals,
 ) -> Result<Option<AnyStorage>, ServerError> {
@@ -295,69 +201,4 @@ async fn wait_for_storage(
         }
         pause = (pause * 2).min(STORAGE_RETRY_MAX);
     }
-}
-
-/// Serves until SIGINT or SIGTERM, then stops in order: stop accepting, finish requests in
-/// flight (long polls on the change feed answer at once), stop the heartbeat checker, write
-/// every queued span. `ready` is called with the bound address once the server accepts
-/// connections.
-///
-/// A PostgreSQL or MySQL database that cannot be reached at start is retried until
-/// `storage_wait` has passed (then this fails); a signal meanwhile ends it with `Ok`.
-pub async fn serve(settings: &Settings, ready: impl FnOnce(SocketAddr)) -> Result<(), ServerError> {
-    let mut signals = shutdown::Signals::install();
-    let Some(storage) = wait_for_storage(settings, &mut signals).await? else {
-        return Ok(());
-    };
-    tracing::info!(storage = storage.kind(), url = %redact_url(&settings.storage_url), "storage open");
-    let clock = OffsetClock::new(
-        SystemClock,
-        chrono::Duration::milliseconds(settings.clock_offset_ms),
-    );
-    let registry = Arc::new(
-        StorageModelRegistry::with_config(Arc::new(storage), registry_config(settings))
-            .with_clock(Arc::new(clock)),
-    );
-    let tracer = open_tracer(settings)?;
-    let auth = Auth::new(settings.token.clone(), settings.auth_reads);
-    let state = AppState::with_options(
-        Arc::clone(&registry),
-        auth,
-        tracer.clone(),
-        settings.max_body_bytes,
-    );
-    let listener =
-        TcpListener::bind(settings.listen)
-            .await
-            .map_err(|source| ServerError::Bind {
-                addr: settings.listen,
-                source,
-            })?;
-    let addr = listener.local_addr()?;
-    let checker = registry.start_checker();
-    ready(addr);
-    tracing::info!(%addr, "listening");
-    // Answers are small and written whole: send them at once rather than wait for an ACK.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(error) = tcp.set_nodelay(true) {
-            tracing::debug!(%error, "cannot set TCP_NODELAY");
-        }
-    });
-    let router = app(state.clone());
-    let result = axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            let name = signals.recv().await;
-            tracing::info!("{name} received, shutting down");
-            state.begin_shutdown();
-        })
-        .await;
-    checker.shutdown().await;
-    let flushed = tokio::task::spawn_blocking(move || tracer.shutdown()).await;
-    match flushed {
-        Ok(Ok(())) => {}
-        Ok(Err(error)) => tracing::error!(%error, "spans could not all be written"),
-        Err(error) => tracing::error!(%error, "the span writer failed"),
-    }
-    tracing::info!("stopped");
-    result.map_err(ServerError::from)
 }
