@@ -9,7 +9,7 @@ use diesel::result::{DatabaseErrorKind, Error as QueryError};
 use registry_core::StorageError;
 use thiserror::Error;
 
-use crate::backend::Backend;
+use crate::backend::{Backend, redact_url};
 
 /// Why connecting, migrating or querying failed.
 #[derive(Debug, Error)]
@@ -40,6 +40,15 @@ pub enum DieselError {
         /// What the driver said, password removed.
         reason: String,
     },
+    /// The database answered and refused the connection (bad credentials, no such database),
+    /// or the URL's connection settings are malformed. Retrying will not help.
+    #[error("database `{url}` refused the connection or its URL is malformed: {reason}")]
+    Rejected {
+        /// The URL, password redacted.
+        url: String,
+        /// What the driver said, password removed.
+        reason: String,
+    },
     /// A migration failed.
     #[error("migrations on `{url}` failed: {reason}")]
     Migration {
@@ -56,7 +65,39 @@ pub enum DieselError {
     InvalidRow(String),
 }
 
+/// Driver messages of a failed connection that mean the settings are wrong, not that the
+/// database is down: a malformed URL (libpq's and diesel's MySQL URL parsers), or a database
+/// that answered and refused the credentials or does not have the named database.
+const REJECTIONS: &[&str] = &[
+    "invalid integer value",
+    "invalid port number",
+    "invalid uri",
+    "invalid connection option",
+    "invalid percent-encoded",
+    "invalid sslmode",
+    "missing \"=\" after",
+    "must be in the form",
+    "password authentication failed",
+    "no pg_hba.conf entry",
+    "does not exist",
+    "access denied",
+    "unknown database",
+];
+
 impl DieselError {
+    /// A connection to `url` failed with `reason` (already scrubbed of the password):
+    /// [`Rejected`](Self::Rejected) when the driver says the settings are wrong, else
+    /// [`Unavailable`](Self::Unavailable).
+    pub(crate) fn connection_failed(url: &str, reason: String) -> Self {
+        let lower = reason.to_ascii_lowercase();
+        let url = redact_url(url);
+        if REJECTIONS.iter().any(|marker| lower.contains(marker)) {
+            Self::Rejected { url, reason }
+        } else {
+            Self::Unavailable { url, reason }
+        }
+    }
+
     /// Whether retrying later may succeed: the database was unreachable, timed out, or lost a
     /// race it reported as retryable.
     pub fn is_retryable(&self) -> bool {
@@ -76,6 +117,7 @@ impl From<DieselError> for StorageError {
             DieselError::InvalidRow(_) => Self::Data(error.to_string()),
             DieselError::UnsupportedUrl { .. }
             | DieselError::BackendNotCompiled { .. }
+            | DieselError::Rejected { .. }
             | DieselError::Migration { .. } => Self::Backend(error.to_string()),
         }
     }

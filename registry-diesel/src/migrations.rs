@@ -94,10 +94,9 @@ fn with_connection<T>(
     op: impl FnOnce(&mut DbConn) -> MigrationResult<T>,
 ) -> Result<T, DieselError> {
     let (pool, _) = pool::build(url, &PoolConfig::default().with_max_size(1))?;
-    let mut conn = pool.get().map_err(|error| DieselError::Unavailable {
-        url: redact_url(url),
-        reason: scrub(&error.to_string(), url),
-    })?;
+    let mut conn = pool
+        .get()
+        .map_err(|error| DieselError::connection_failed(url, scrub(&error.to_string(), url)))?;
     op(&mut conn.db).map_err(|error| DieselError::Migration {
         url: redact_url(url),
         reason: scrub(&error.to_string(), url),

@@ -192,9 +192,6 @@ pub(crate) fn build(url: &str, config: &PoolConfig) -> Result<(Pool, Backend), D
     }
     let pool = builder
         .build(manager)
-        .map_err(|error| DieselError::Unavailable {
-            url: redact_url(url),
-            reason: scrub(&error.to_string(), url),
-        })?;
+        .map_err(|error| DieselError::connection_failed(url, scrub(&error.to_string(), url)))?;
     Ok((pool, backend))
 }

@@ -77,6 +77,45 @@ fn an_unreachable_mysql_server_is_unavailable() {
     );
 }
 
+/// Connecting to `url` fails as rejected and not retryable; returns the message.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+fn assert_rejected(url: &str) -> String {
+    let error = DieselStorage::connect(url, quick()).unwrap_err();
+    eprintln!("{error}");
+    assert!(matches!(error, DieselError::Rejected { .. }), "{error:?}");
+    assert!(!error.is_retryable());
+    let message = error.to_string();
+    assert!(!StorageError::from(error).is_retryable());
+    message
+}
+
+/// The same server URL with another database name.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+fn with_database(url: &str, name: &str) -> String {
+    let (server, _) = url.rsplit_once('/').expect("a database URL");
+    format!("{server}/{name}")
+}
+
+#[cfg(feature = "postgres")]
+#[test]
+fn a_malformed_postgres_url_or_a_missing_database_is_rejected() {
+    let message = assert_rejected("postgres://u:pg-s3cret@127.0.0.1:notaport/registry");
+    assert!(!message.contains("pg-s3cret"), "{message}");
+    if let Some(db) = common::TestDb::new(registry_diesel::Backend::Postgres) {
+        let message = assert_rejected(&with_database(&db.url, "registry_no_such_database"));
+        assert!(message.contains("registry_no_such_database"), "{message}");
+    }
+}
+
+#[cfg(feature = "mysql")]
+#[test]
+fn a_missing_mysql_database_is_rejected() {
+    if let Some(db) = common::TestDb::new(registry_diesel::Backend::Mysql) {
+        let message = assert_rejected(&with_database(&db.url, "registry_no_such_database"));
+        assert!(message.contains("registry_no_such_database"), "{message}");
+    }
+}
+
 #[cfg(feature = "sqlite")]
 mod sqlite {
     use super::*;

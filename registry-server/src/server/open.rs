@@ -29,38 +29,12 @@ fn sqlite_file(url: &str) -> Option<&Path> {
     }
 }
 
-/// Driver messages that come with "unreachable" but mean the settings are wrong, so that
-/// waiting cannot help: a malformed URL, or a database that answered and refused the
-/// credentials or does not have the named database.
-const NOT_WORTH_WAITING: &[&str] = &[
-    // A malformed URL (libpq; diesel's MySQL URL parser).
-    "invalid integer value",
-    "invalid port number",
-    "invalid uri",
-    "invalid connection option",
-    "invalid percent-encoded",
-    "invalid sslmode",
-    "missing \"=\" after",
-    "must be in the form",
-    // Refused by a running database.
-    "password authentication failed",
-    "no pg_hba.conf entry",
-    "does not exist",
-    "access denied",
-    "unknown database",
-];
-
 /// Whether a failure to connect may go away by waiting: the database is down, starting,
-/// unreachable or its name does not resolve yet. Only PostgreSQL and MySQL are waited for: a
-/// SQLite file that cannot be opened will not open later.
+/// unreachable or its name does not resolve yet (not a malformed URL or a refusal, which
+/// registry-diesel reports as `Rejected`). Only PostgreSQL and MySQL are waited for: a SQLite
+/// file that cannot be opened will not open later.
 fn worth_waiting(backend: Backend, error: &registry_diesel::DieselError) -> bool {
-    if backend == Backend::Sqlite || !error.is_retryable() {
-        return false;
-    }
-    let message = error.to_string().to_ascii_lowercase();
-    !NOT_WORTH_WAITING
-        .iter()
-        .any(|marker| message.contains(marker))
+    backend != Backend::Sqlite && error.is_retryable()
 }
 
 fn storage_error(url: &str, error: impl std::fmt::Display) -> ServerError {
