@@ -60,8 +60,6 @@ pub(crate) struct PooledConn {
 /// corrupts the database. That is the right trade for a registry, whose rows are soft state
 /// that every worker re-sends each heartbeat interval; it is what makes a heartbeat cost
 /// microseconds instead of a disk flush.
-/// A writer checkpoints only once the log is [`WRITER_CHECKPOINT_PAGES`] long; the
-/// checkpoint thread does the rest (see [`crate::checkpoint`]).
 #[cfg(feature = "sqlite")]
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;";
 
@@ -109,6 +107,8 @@ impl ManageConnection for Manager {
                 let busy = format!("PRAGMA busy_timeout = {};", self.busy_timeout.as_millis());
                 conn.batch_execute(&busy).map_err(setup_error)?;
                 conn.batch_execute(SQLITE_PRAGMAS).map_err(setup_error)?;
+                // A writer checkpoints only once the log is this long; the checkpoint thread
+                // does the rest (see `crate::checkpoint`).
                 let checkpoint = format!("PRAGMA wal_autocheckpoint = {WRITER_CHECKPOINT_PAGES};");
                 conn.batch_execute(&checkpoint).map_err(setup_error)?;
                 DbConn::Sqlite(conn)

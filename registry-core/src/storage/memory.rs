@@ -13,6 +13,7 @@ use super::{
 use crate::identifier::ModelInstanceIdentifier;
 use crate::instance::{InstanceKey, ModelInstance};
 
+/// Each item's identifier and record.
 type Table<T> = HashMap<<T as StorageItem>::Identifier, <T as StorageItem>::Record>;
 
 /// A storage that keeps its items in a hash map under one lock, each as its identifier and its
@@ -31,7 +32,7 @@ type Table<T> = HashMap<<T as StorageItem>::Identifier, <T as StorageItem>::Reco
 /// ```
 #[derive(Debug)]
 pub struct InMemoryStorage<T: StorageItem> {
-    items: RwLock<HashMap<T::Identifier, T::Record>>,
+    items: RwLock<Table<T>>,
 }
 
 impl<T: StorageItem> Default for InMemoryStorage<T> {
@@ -251,11 +252,7 @@ impl InstanceStorage for InMemoryStorage<ModelInstance> {
     }
 }
 
-fn insert_new(
-    items: &mut HashMap<ModelInstanceIdentifier, InstanceRecord>,
-    instance: &ModelInstance,
-    now: DateTime<Utc>,
-) {
+fn insert_new(items: &mut Table<ModelInstance>, instance: &ModelInstance, now: DateTime<Utc>) {
     let id = ModelInstanceIdentifier::from_valid_parts(
         &instance.model_name,
         &instance.host,
