@@ -39,9 +39,20 @@ pub enum AppError {
     /// The body could not be read.
     #[error("could not read the request body: {0}")]
     BodyUnreadable(String),
-    /// A write (or, when configured, a read) came without the right bearer token.
-    #[error("a valid bearer token is required")]
+    /// The body did not arrive within the body read timeout.
+    #[error("the request body did not arrive within {}", crate::config::format_duration(*.timeout))]
+    BodyTimeout {
+        /// The timeout.
+        timeout: std::time::Duration,
+    },
+    /// A write (or, when configured, a read) came without the right token.
+    #[error(
+        "a valid token is required (Authorization: Bearer TOKEN, or Basic with the token as password)"
+    )]
     Unauthorized,
+    /// The request is understood but refused, such as a cross-site browser write.
+    #[error("{0}")]
+    Forbidden(String),
     /// No such route.
     #[error("no route for {0}")]
     NotFound(String),
@@ -81,7 +92,9 @@ impl AppError {
             // Well-formed input that breaks a rule: 422, as DB-GPT's FastAPI answers it.
             Self::BadInput { .. } | Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) | Self::NoSuchInstance(_) | Self::NoSuchTrace(_) => {
                 StatusCode::NOT_FOUND
             }
@@ -143,7 +156,13 @@ impl IntoResponse for AppError {
             }
             _ => tracing::debug!(error = %self, "request rejected"),
         }
-        let message = self.to_string();
+        // The driver's words stay in the log (storage URLs there are already redacted); a
+        // client learns only that the storage is unavailable and when to retry.
+        let message = match &self {
+            Self::Unavailable(_) => "storage unavailable; retry later".to_owned(),
+            Self::Internal(_) => "internal error".to_owned(),
+            _ => self.to_string(),
+        };
         let body = ErrorBody {
             error: &message,
             field: self.field_name(),
@@ -152,7 +171,11 @@ impl IntoResponse for AppError {
         let headers = response.headers_mut();
         match self {
             Self::Unauthorized => {
-                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                headers.append(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                headers.append(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"registry\", charset=\"UTF-8\""),
+                );
             }
             Self::Unavailable(_) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

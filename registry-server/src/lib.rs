@@ -15,6 +15,7 @@
 //! # drop(router);
 //! ```
 
+mod admission;
 mod auth;
 #[cfg(feature = "client")]
 pub mod client;
@@ -37,6 +38,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use registry_core::StorageModelRegistry;
 
+pub use admission::RequestPolicy;
 pub use auth::Auth;
 pub use error::AppError;
 pub use metrics::Metrics;
@@ -63,7 +65,8 @@ struct Inner {
     metrics: Metrics,
     auth: Auth,
     tracer: Tracer,
-    body_limit: usize,
+    policy: RequestPolicy,
+    connections: Arc<server::ConnectionCounters>,
     ops: ops::Ops,
     /// `true` once shutdown has begun.
     shutdown: tokio::sync::watch::Sender<bool>,
@@ -80,12 +83,27 @@ impl AppState {
         )
     }
 
-    /// State with every option given.
+    /// State with a token, a tracer and a body limit; the other request rules at their
+    /// defaults.
     pub fn with_options(
         registry: Arc<Registry>,
         auth: Auth,
         tracer: Tracer,
         body_limit: usize,
+    ) -> Self {
+        let policy = RequestPolicy {
+            body_limit,
+            ..RequestPolicy::default()
+        };
+        Self::with_policy(registry, auth, tracer, policy)
+    }
+
+    /// State with every option given.
+    pub fn with_policy(
+        registry: Arc<Registry>,
+        auth: Auth,
+        tracer: Tracer,
+        policy: RequestPolicy,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -93,7 +111,8 @@ impl AppState {
                 metrics: Metrics::default(),
                 auth,
                 tracer,
-                body_limit,
+                policy,
+                connections: Arc::default(),
                 ops: ops::Ops::default(),
                 shutdown: tokio::sync::watch::Sender::new(false),
             }),
@@ -119,7 +138,16 @@ impl AppState {
     }
 
     pub(crate) fn body_limit(&self) -> usize {
-        self.inner.body_limit
+        self.inner.policy.body_limit
+    }
+
+    pub(crate) fn policy(&self) -> &RequestPolicy {
+        &self.inner.policy
+    }
+
+    /// What the connection layer counts, for `/metrics`.
+    pub fn connection_counters(&self) -> &Arc<server::ConnectionCounters> {
+        &self.inner.connections
     }
 
     pub(crate) fn ops(&self) -> &ops::Ops {

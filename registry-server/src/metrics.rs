@@ -115,7 +115,7 @@ const BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
 ];
 /// Status codes counted on their own; the rest are counted as `other`.
-const STATUSES: [u16; 10] = [200, 400, 401, 404, 405, 413, 415, 422, 500, 503];
+const STATUSES: [u16; 12] = [200, 400, 401, 403, 404, 405, 408, 413, 415, 422, 500, 503];
 
 #[derive(Debug, Default)]
 struct RouteMetrics {

@@ -7,6 +7,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::AppState;
+use crate::admission::{check_json_content_type, has_body};
+use crate::error::AppError;
 use crate::metrics::Route;
 use crate::spans::{OpenSpan, REQUEST_OPERATION, TRACE_HEADER};
 
@@ -21,58 +23,94 @@ impl RequestSpan {
     }
 }
 
-/// Counts the request while in flight, counts and times it, traces it (unless it is a heartbeat
-/// or a health check, as DB-GPT does) and checks the bearer token of routes that need one.
+/// Longest request path recorded in a span; longer paths are cut (at a character boundary).
+const MAX_TRACED_PATH: usize = 256;
+
+/// Counts the request while in flight, counts and times it, admits it (declared body size,
+/// token, browser origin, JSON content type, body read timeout), and only then traces it,
+/// unless it is a heartbeat, a health check, a page or a path the server does not serve: a
+/// request refused before its handler costs no span, so unauthenticated traffic cannot fill
+/// the span file.
 pub(crate) async fn observe(
     State(state): State<AppState>,
-    mut request: Request,
+    request: Request,
     next: Next,
 ) -> Response {
     let started = Instant::now();
     let route = Route::of(request.method(), request.uri().path());
     let _in_flight = state.metrics().in_flight(route);
-    // Pages hold no data, and a watch is a poll like a heartbeat: neither is traced.
-    let page = crate::ops::is_page(request.uri().path());
-    let quiet = page || matches!(route, Route::Watch | Route::Heartbeat | Route::Health);
-    let span = if quiet {
-        None
-    } else {
-        let parent = request
-            .headers()
-            .get(TRACE_HEADER)
-            .and_then(|value| value.to_str().ok());
-        let metadata = || {
-            serde_json::json!({
-                "path": request.uri().path(),
-                "method": request.method().as_str(),
-            })
-        };
-        state.tracer().open(REQUEST_OPERATION, parent, metadata)
+    let response = match admit(&state, route, request).await {
+        Ok(request) => run_traced(&state, route, request, next).await,
+        Err(error) => error.into_response(),
     };
-    let write = matches!(
-        route,
-        Route::Register | Route::Deregister | Route::Heartbeat | Route::Settings
-    );
-    let checked = if page {
-        Ok(())
-    } else {
-        state.auth().check(request.headers(), write)
-    };
-    let response = match (route, checked) {
-        (Route::Health, _) | (_, Ok(())) => {
-            // Untraced requests (every heartbeat) skip the extension map's allocation.
-            if span.is_some() {
-                request.extensions_mut().insert(RequestSpan(span.clone()));
-            }
-            next.run(request).await
-        }
-        (_, Err(error)) => error.into_response(),
-    };
-    if let Some(span) = span {
-        state.tracer().close(span);
-    }
     state
         .metrics()
         .record(route, response.status(), started.elapsed());
     response
+}
+
+async fn admit(state: &AppState, route: Route, request: Request) -> Result<Request, AppError> {
+    let policy = state.policy();
+    policy.check_declared_length(request.headers())?;
+    let path = request.uri().path();
+    let write = matches!(
+        route,
+        Route::Register | Route::Deregister | Route::Heartbeat | Route::Settings
+    );
+    if !crate::ops::is_page(path) && route != Route::Health {
+        state.auth().check(request.headers(), write)?;
+    }
+    if write {
+        policy.check_origin(request.headers())?;
+    }
+    if matches!(route, Route::Register | Route::Heartbeat | Route::Settings) {
+        check_json_content_type(request.headers())?;
+    }
+    if has_body(request.method()) {
+        return policy.read_body(request).await;
+    }
+    Ok(request)
+}
+
+async fn run_traced(state: &AppState, route: Route, mut request: Request, next: Next) -> Response {
+    // Pages hold no data, a watch is a poll like a heartbeat, and a path the server does not
+    // serve is not work: none of them is traced.
+    let quiet = crate::ops::is_page(request.uri().path())
+        || matches!(
+            route,
+            Route::Watch | Route::Heartbeat | Route::Health | Route::Other
+        );
+    if quiet {
+        return next.run(request).await;
+    }
+    let parent = request
+        .headers()
+        .get(TRACE_HEADER)
+        .and_then(|value| value.to_str().ok());
+    let metadata = || {
+        serde_json::json!({
+            "path": truncate(request.uri().path(), MAX_TRACED_PATH),
+            "method": request.method().as_str(),
+        })
+    };
+    let span = state.tracer().open(REQUEST_OPERATION, parent, metadata);
+    if span.is_some() {
+        request.extensions_mut().insert(RequestSpan(span.clone()));
+    }
+    let response = next.run(request).await;
+    if let Some(span) = span {
+        state.tracer().close(span);
+    }
+    response
+}
+
+fn truncate(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }

@@ -6,7 +6,11 @@
 //! `REGISTRY_HEARTBEAT_TIMEOUT`, `REGISTRY_HEARTBEAT_COALESCE`, `REGISTRY_REMOVAL_TIMEOUT`, `REGISTRY_STORAGE_URL`,
 //! `REGISTRY_POOL_SIZE`, `REGISTRY_POOL_TIMEOUT`, `REGISTRY_STORAGE_WAIT`, `REGISTRY_SPAN_FILE`,
 //! `REGISTRY_SPAN_BATCH_SIZE`, `REGISTRY_SPAN_FLUSH_INTERVAL`, `REGISTRY_SPAN_QUEUE_CAPACITY`,
-//! `REGISTRY_TOKEN`, `REGISTRY_AUTH_READS`, `REGISTRY_MAX_BODY_BYTES`, `REGISTRY_LOG_LEVEL`.
+//! `REGISTRY_TOKEN`, `REGISTRY_AUTH_READS`, `REGISTRY_MAX_BODY_BYTES`,
+//! `REGISTRY_HEADER_READ_TIMEOUT`, `REGISTRY_IDLE_TIMEOUT`, `REGISTRY_BODY_READ_TIMEOUT`,
+//! `REGISTRY_WRITE_TIMEOUT`, `REGISTRY_MAX_CONNECTIONS`, `REGISTRY_DRAIN_TIMEOUT`,
+//! `REGISTRY_STATEMENT_TIMEOUT`, `REGISTRY_ALLOWED_HOSTS`, `REGISTRY_LOG_LEVEL`,
+//! `REGISTRY_CLOCK_OFFSET_MS`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -123,6 +127,59 @@ pub struct SettingsArgs {
         value_name = "BYTES"
     )]
     pub max_body_bytes: Option<usize>,
+
+    /// Longest time a connection may take to send a request's headers, counted from the
+    /// connection's start or the first byte of a later request; then it is closed [default: 10s]
+    #[arg(long, env = "REGISTRY_HEADER_READ_TIMEOUT", global = true, value_name = "DURATION", value_parser = parse_duration)]
+    #[serde(default, deserialize_with = "duration::deserialize")]
+    pub header_read_timeout: Option<Duration>,
+
+    /// Longest time a keep-alive connection may sit idle between requests [default: 60s]
+    #[arg(long, env = "REGISTRY_IDLE_TIMEOUT", global = true, value_name = "DURATION", value_parser = parse_duration)]
+    #[serde(default, deserialize_with = "duration::deserialize")]
+    pub idle_timeout: Option<Duration>,
+
+    /// Longest time a request's body may take to arrive; then the answer is 408 [default: 10s]
+    #[arg(long, env = "REGISTRY_BODY_READ_TIMEOUT", global = true, value_name = "DURATION", value_parser = parse_duration)]
+    #[serde(default, deserialize_with = "duration::deserialize")]
+    pub body_read_timeout: Option<Duration>,
+
+    /// Longest time a write to a client may wait for the client to read; then the
+    /// connection is closed [default: 10s]
+    #[arg(long, env = "REGISTRY_WRITE_TIMEOUT", global = true, value_name = "DURATION", value_parser = parse_duration)]
+    #[serde(default, deserialize_with = "duration::deserialize")]
+    pub write_timeout: Option<Duration>,
+
+    /// Most client connections open at once; auto leaves room below the open-file limit
+    /// (RLIMIT_NOFILE) for the database, span files and the listener [default: auto]
+    #[arg(long, env = "REGISTRY_MAX_CONNECTIONS", global = true, value_name = "N", value_parser = parse_pool_size)]
+    #[serde(default, deserialize_with = "deserialize_pool_size")]
+    pub max_connections: Option<u32>,
+
+    /// On SIGTERM or SIGINT, how long requests in flight may take to finish before their
+    /// connections are closed [default: 10s]
+    #[arg(long, env = "REGISTRY_DRAIN_TIMEOUT", global = true, value_name = "DURATION", value_parser = parse_duration)]
+    #[serde(default, deserialize_with = "duration::deserialize")]
+    pub drain_timeout: Option<Duration>,
+
+    /// Longest time one database statement may run (PostgreSQL and MySQL/MariaDB; SQLite's
+    /// busy timeout); a statement past it answers 503 [default: 2s]
+    #[arg(long, env = "REGISTRY_STATEMENT_TIMEOUT", global = true, value_name = "DURATION", value_parser = parse_duration)]
+    #[serde(default, deserialize_with = "duration::deserialize")]
+    pub statement_timeout: Option<Duration>,
+
+    /// Host names (comma-separated) a browser may write through, besides IP addresses and
+    /// localhost: a write that carries an Origin header is refused unless the Origin matches
+    /// the Host and the Host is one of these, which stops cross-site and DNS-rebinding writes
+    /// [default: none]
+    #[arg(
+        long,
+        env = "REGISTRY_ALLOWED_HOSTS",
+        global = true,
+        value_name = "HOSTS",
+        value_delimiter = ','
+    )]
+    pub allowed_hosts: Option<Vec<String>>,
 
     /// Log level: error, warn, info, debug, trace or off [default: info]
     #[arg(long, env = "REGISTRY_LOG_LEVEL", global = true, value_name = "LEVEL")]

@@ -115,6 +115,22 @@ pub struct Settings {
     pub auth_reads: bool,
     /// Largest request body accepted.
     pub max_body_bytes: usize,
+    /// Longest time to receive a request's headers.
+    pub header_read_timeout: Duration,
+    /// Longest idle time of a keep-alive connection between requests.
+    pub idle_timeout: Duration,
+    /// Longest time to receive a request's body.
+    pub body_read_timeout: Duration,
+    /// Longest time a write to a client may stall.
+    pub write_timeout: Duration,
+    /// Most client connections at once; 0 is auto (see [`Settings::effective_max_connections`]).
+    pub max_connections: u32,
+    /// How long requests in flight may take to finish at shutdown.
+    pub drain_timeout: Duration,
+    /// Longest time one database statement may run.
+    pub statement_timeout: Duration,
+    /// Host names, besides IP addresses and `localhost`, that browsers may write through.
+    pub allowed_hosts: Vec<String>,
     /// Log level.
     pub log_level: String,
     /// Milliseconds added to this server's clock (testing clock skew).
@@ -150,6 +166,14 @@ impl Default for Settings {
             token: None,
             auth_reads: false,
             max_body_bytes: crate::DEFAULT_BODY_LIMIT,
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            body_read_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(10),
+            max_connections: 0,
+            drain_timeout: Duration::from_secs(10),
+            statement_timeout: Duration::from_secs(2),
+            allowed_hosts: Vec::new(),
             log_level: "info".to_owned(),
             clock_offset_ms: 0,
         }
@@ -192,9 +216,25 @@ impl Settings {
             span_batch_size: pick!(span_batch_size).unwrap_or(d.span_batch_size),
             span_flush_interval: pick!(span_flush_interval).unwrap_or(d.span_flush_interval),
             span_queue_capacity: pick!(span_queue_capacity).unwrap_or(d.span_queue_capacity),
-            token: pick!(token).filter(|t| !t.is_empty()),
+            token: pick!(token),
             auth_reads: pick!(auth_reads).unwrap_or(d.auth_reads),
             max_body_bytes: pick!(max_body_bytes).unwrap_or(d.max_body_bytes),
+            header_read_timeout: pick!(header_read_timeout).unwrap_or(d.header_read_timeout),
+            idle_timeout: pick!(idle_timeout).unwrap_or(d.idle_timeout),
+            body_read_timeout: pick!(body_read_timeout).unwrap_or(d.body_read_timeout),
+            write_timeout: pick!(write_timeout).unwrap_or(d.write_timeout),
+            max_connections: pick!(max_connections).unwrap_or(d.max_connections),
+            drain_timeout: pick!(drain_timeout).unwrap_or(d.drain_timeout),
+            statement_timeout: pick!(statement_timeout).unwrap_or(d.statement_timeout),
+            allowed_hosts: pick!(allowed_hosts)
+                .map(|hosts| {
+                    hosts
+                        .iter()
+                        .map(|host| host.trim().to_ascii_lowercase())
+                        .filter(|host| !host.is_empty())
+                        .collect()
+                })
+                .unwrap_or(d.allowed_hosts),
             log_level: pick!(log_level).unwrap_or(d.log_level).to_ascii_lowercase(),
             clock_offset_ms: pick!(clock_offset_ms).unwrap_or(d.clock_offset_ms),
         };
@@ -218,6 +258,19 @@ impl Settings {
         }
     }
 
+    /// The connection cap in force: the configured one, or for auto the open-file limit
+    /// `nofile` less what the process needs besides client connections: the listener, logs,
+    /// span files, and each pooled database connection with SQLite's three files (64 plus
+    /// 4 per pooled connection). Never below 16.
+    pub fn effective_max_connections(&self, nofile: u64) -> u32 {
+        if self.max_connections > 0 {
+            return self.max_connections;
+        }
+        let reserve = 64 + 4 * u64::from(self.effective_pool_size());
+        let cap = nofile.saturating_sub(reserve).max(16);
+        u32::try_from(cap).unwrap_or(u32::MAX)
+    }
+
     fn check(&self) -> Result<(), ConfigError> {
         let invalid = |setting, message: &str| {
             Err(ConfigError::Invalid {
@@ -239,6 +292,36 @@ impl Settings {
         }
         if self.max_body_bytes == 0 {
             return invalid("max_body_bytes", "must be at least 1");
+        }
+        for (setting, timeout) in [
+            ("header_read_timeout", self.header_read_timeout),
+            ("idle_timeout", self.idle_timeout),
+            ("body_read_timeout", self.body_read_timeout),
+            ("write_timeout", self.write_timeout),
+            ("statement_timeout", self.statement_timeout),
+        ] {
+            if timeout.is_zero() {
+                return invalid(setting, "must be greater than 0");
+            }
+        }
+        if let Some(token) = &self.token {
+            // Tokens are compared exactly as configured; one that begins or ends with white
+            // space is almost always a copying mistake, and an empty one would protect nothing.
+            if token.is_empty() || token.trim() != token {
+                return invalid(
+                    "token",
+                    "must not be empty or begin or end with white space",
+                );
+            }
+            if !token.bytes().all(|b| b.is_ascii_graphic()) {
+                return invalid("token", "must be printable ASCII without spaces");
+            }
+        }
+        if self.auth_reads && self.token.is_none() {
+            return invalid(
+                "auth_reads",
+                "needs a token: set token (or REGISTRY_TOKEN) as well",
+            );
         }
         if !LOG_LEVELS.contains(&self.log_level.as_str()) {
             return invalid(
@@ -299,6 +382,23 @@ impl Settings {
             ),
             ("auth_reads", self.auth_reads.to_string()),
             ("max_body_bytes", self.max_body_bytes.to_string()),
+            (
+                "header_read_timeout",
+                format_duration(self.header_read_timeout),
+            ),
+            ("idle_timeout", format_duration(self.idle_timeout)),
+            ("body_read_timeout", format_duration(self.body_read_timeout)),
+            ("write_timeout", format_duration(self.write_timeout)),
+            (
+                "max_connections",
+                match self.max_connections {
+                    0 => "auto".to_owned(),
+                    n => n.to_string(),
+                },
+            ),
+            ("drain_timeout", format_duration(self.drain_timeout)),
+            ("statement_timeout", format_duration(self.statement_timeout)),
+            ("allowed_hosts", self.allowed_hosts.join(",")),
             ("log_level", self.log_level.clone()),
             ("clock_offset_ms", self.clock_offset_ms.to_string()),
         ]
@@ -311,6 +411,11 @@ impl Settings {
             .map(|(key, value)| match value.parse::<f64>() {
                 // An unset token must not read back as the token "none".
                 _ if key == "token" && self.token.is_none() => format!("# {key} = (none)\n"),
+                _ if key == "allowed_hosts" => {
+                    let hosts: Vec<String> =
+                        self.allowed_hosts.iter().map(|h| toml_string(h)).collect();
+                    format!("{key} = [{}]\n", hosts.join(", "))
+                }
                 Ok(_) if key != "listen" => format!("{key} = {value}\n"),
                 _ if value == "true" || value == "false" => format!("{key} = {value}\n"),
                 _ => format!("{key} = {}\n", toml_string(&value)),

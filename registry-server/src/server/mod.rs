@@ -1,21 +1,23 @@
 //! Start-up and shut-down: storage from its URL (waiting for a database that is not up yet),
 //! the registry and its checker, span storage, the listener, and the order in which they stop.
 
+mod connections;
 mod open;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::serve::ListenerExt as _;
 use registry_core::{OffsetClock, RegistryConfig, StorageModelRegistry, SystemClock};
 use thiserror::Error;
 use tokio::net::TcpListener;
 
+pub use connections::ConnectionCounters;
+pub(crate) use connections::ConnectionLimits;
 pub use open::{STORAGE_RETRY_FIRST, STORAGE_RETRY_MAX, is_memory, migrate, open_storage};
 
 use crate::config::{Settings, format_duration, redact_url};
-use crate::{AppState, Auth, Tracer, app, shutdown};
+use crate::{AppState, Auth, RequestPolicy, Tracer, app, shutdown};
 
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, Error)]
@@ -97,6 +99,26 @@ pub fn open_tracer(settings: &Settings) -> Result<Tracer, ServerError> {
     })
 }
 
+/// The bounds on client connections, from the settings. Raises this process's soft limit on
+/// open files to its hard limit first, as a server that expects many clients should, so that
+/// the automatic cap is as high as the system allows.
+fn connection_limits(settings: &Settings) -> ConnectionLimits {
+    let nofile = match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => limit,
+        Err(error) => {
+            tracing::warn!(%error, "cannot read or raise the open-file limit; assuming 1024");
+            1024
+        }
+    };
+    ConnectionLimits {
+        header_read_timeout: settings.header_read_timeout,
+        idle_timeout: settings.idle_timeout,
+        write_timeout: settings.write_timeout,
+        max_connections: settings.effective_max_connections(nofile) as usize,
+        drain_timeout: settings.drain_timeout,
+    }
+}
+
 /// The registry's timing, from the settings.
 pub fn registry_config(settings: &Settings) -> RegistryConfig {
     RegistryConfig::default()
@@ -129,12 +151,12 @@ pub async fn serve(settings: &Settings, ready: impl FnOnce(SocketAddr)) -> Resul
     );
     let tracer = open_tracer(settings)?;
     let auth = Auth::new(settings.token.clone(), settings.auth_reads);
-    let state = AppState::with_options(
-        Arc::clone(&registry),
-        auth,
-        tracer.clone(),
-        settings.max_body_bytes,
-    );
+    let policy = RequestPolicy {
+        body_limit: settings.max_body_bytes,
+        body_read_timeout: settings.body_read_timeout,
+        allowed_hosts: settings.allowed_hosts.clone(),
+    };
+    let state = AppState::with_policy(Arc::clone(&registry), auth, tracer.clone(), policy);
     let listener =
         TcpListener::bind(settings.listen)
             .await
@@ -143,23 +165,18 @@ pub async fn serve(settings: &Settings, ready: impl FnOnce(SocketAddr)) -> Resul
                 source,
             })?;
     let addr = listener.local_addr()?;
+    let limits = connection_limits(settings);
     let checker = registry.start_checker();
     ready(addr);
-    tracing::info!(%addr, "listening");
-    // Answers are small and written whole: send them at once rather than wait for an ACK.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(error) = tcp.set_nodelay(true) {
-            tracing::debug!(%error, "cannot set TCP_NODELAY");
-        }
-    });
+    tracing::info!(%addr, max_connections = limits.max_connections, "listening");
     let router = app(state.clone());
-    let result = axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            let name = signals.recv().await;
-            tracing::info!("{name} received, shutting down");
-            state.begin_shutdown();
-        })
-        .await;
+    let counters = std::sync::Arc::clone(state.connection_counters());
+    let result = connections::serve(listener, router, limits, counters, async move {
+        let name = signals.recv().await;
+        tracing::info!("{name} received, shutting down");
+        state.begin_shutdown();
+    })
+    .await;
     checker.shutdown().await;
     let flushed = tokio::task::spawn_blocking(move || tracer.shutdown()).await;
     match flushed {
