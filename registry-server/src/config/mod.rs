@@ -398,7 +398,14 @@ impl Settings {
             ),
             ("drain_timeout", format_duration(self.drain_timeout)),
             ("statement_timeout", format_duration(self.statement_timeout)),
-            ("allowed_hosts", self.allowed_hosts.join(",")),
+            (
+                "allowed_hosts",
+                if self.allowed_hosts.is_empty() {
+                    "none".to_owned()
+                } else {
+                    self.allowed_hosts.join(",")
+                },
+            ),
             ("log_level", self.log_level.clone()),
             ("clock_offset_ms", self.clock_offset_ms.to_string()),
         ]

@@ -92,6 +92,8 @@ fn off_switches_removal_and_tracing() {
         "--span-file",
         "off",
         "--auth-reads",
+        "--token",
+        "t",
     ]);
     let settings = Settings::resolve(&cli.settings).unwrap();
     assert_eq!(settings.removal_timeout, None);
@@ -171,4 +173,40 @@ fn storage_wait_defaults_to_30s_and_reads_flags_and_files() {
     assert_eq!(at_once.storage_wait, Duration::ZERO);
     assert!(at_once.to_toml().contains("storage_wait = \"0s\"\n"));
     assert!(Cli::try_parse_from(["registry-server", "--storage-wait", "soon"]).is_err());
+}
+
+#[test]
+fn configuration_that_would_fail_open_is_refused() {
+    let refused = |args: &[&str]| match Settings::resolve(&parse(args).settings) {
+        Err(ConfigError::Invalid { setting, .. }) => setting,
+        other => panic!("{args:?} was accepted: {other:?}"),
+    };
+    assert_eq!(refused(&["--auth-reads"]), "auth_reads");
+    assert_eq!(refused(&["--token", " s3cret"]), "token");
+    assert_eq!(refused(&["--token", "s3cret\t"]), "token");
+    assert_eq!(refused(&["--header-read-timeout", "0s"]), "header_read_timeout");
+    let settings = Settings::resolve(&parse(&["--token", "s3cret", "--auth-reads"]).settings);
+    assert_eq!(settings.unwrap().token.as_deref(), Some("s3cret"));
+}
+
+#[test]
+fn the_connection_cap_leaves_room_below_the_open_file_limit() {
+    let memory = Settings::resolve(&parse(&["--storage-url", "memory"]).settings).unwrap();
+    let reserve = 64 + 4 * memory.effective_pool_size();
+    assert_eq!(memory.effective_max_connections(1024), 1024 - reserve);
+    assert_eq!(memory.effective_max_connections(10), 16);
+    let fixed = Settings::resolve(&parse(&["--max-connections", "100"]).settings).unwrap();
+    assert_eq!(fixed.effective_max_connections(1024), 100);
+}
+
+#[test]
+fn allowed_hosts_read_back_from_toml() {
+    let settings =
+        Settings::resolve(&parse(&["--allowed-hosts", "Registry.internal, b.example"]).settings)
+            .unwrap();
+    assert_eq!(settings.allowed_hosts, ["registry.internal", "b.example"]);
+    let file = file(&settings.to_toml());
+    let path = file.path().to_str().unwrap();
+    let again = Settings::resolve(&parse(&["--config", path]).settings).unwrap();
+    assert_eq!(again.allowed_hosts, settings.allowed_hosts);
 }
