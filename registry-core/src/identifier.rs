@@ -53,6 +53,14 @@ pub enum ValidationError {
         /// The rejected value.
         value: i64,
     },
+    /// A text field holds a control character (U+0000 to U+001F, or U+007F) after trimming.
+    /// Such a name cannot be logged or shown safely, and some databases refuse it (PostgreSQL
+    /// rejects U+0000), so every backend rejects it alike.
+    #[error("{field} must not contain control characters")]
+    ControlCharacter {
+        /// The field's name on the wire.
+        field: &'static str,
+    },
     /// A number is not finite or not in its allowed range.
     #[error("{field} must be a finite number, and a weight must not be negative")]
     NotFinite {
@@ -69,6 +77,7 @@ impl ValidationError {
             | Self::Empty { field }
             | Self::TooLong { field, .. }
             | Self::ContainsSeparator { field }
+            | Self::ControlCharacter { field }
             | Self::NotFinite { field } => field,
             Self::PortOutOfRange { .. } => "port",
         }
@@ -185,11 +194,34 @@ pub fn validate_key_part<'a>(
         return Err(ValidationError::Empty { field });
     }
     check_length(field, trimmed)?;
-    // Every separator holds a `$`; a byte scan rules most texts out before a substring search.
-    if trimmed.as_bytes().contains(&b'$') && trimmed.contains(IDENTIFIER_SEPARATOR) {
+    // One pass over the bytes finds control characters and the `$` every separator holds; the
+    // substring search runs only for texts that have a `$`.
+    let mut has_dollar = false;
+    for &byte in trimmed.as_bytes() {
+        if is_control(byte) {
+            return Err(ValidationError::ControlCharacter { field });
+        }
+        has_dollar |= byte == b'$';
+    }
+    if has_dollar && trimmed.contains(IDENTIFIER_SEPARATOR) {
         return Err(ValidationError::ContainsSeparator { field });
     }
     Ok(trimmed)
+}
+
+/// Whether a byte is a C0 control character or DEL. UTF-8 encodes these as single bytes and
+/// never uses bytes below 0x80 inside a multi-byte character, so a byte scan finds exactly
+/// the control characters.
+fn is_control(byte: u8) -> bool {
+    byte < 0x20 || byte == 0x7F
+}
+
+/// Checks that a free text field (not part of the key) holds no control character.
+pub fn check_no_control(field: &'static str, value: &str) -> Result<(), ValidationError> {
+    if value.bytes().any(is_control) {
+        return Err(ValidationError::ControlCharacter { field });
+    }
+    Ok(())
 }
 
 /// Whether `text` has no white space at either end, as [`str::trim`] sees it.

@@ -4,7 +4,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::identifier::{
-    ModelInstanceIdentifier, ValidationError, check_length, validate_key_part, validate_port,
+    ModelInstanceIdentifier, ValidationError, check_length, check_no_control, validate_key_part,
+    validate_port,
 };
 use crate::timestamp;
 
@@ -88,11 +89,14 @@ impl ModelInstance {
         validate_key_part("model_name", &self.model_name)?;
         validate_key_part("host", &self.host)?;
         validate_port(i64::from(self.port))?;
-        if !self.weight.is_finite() {
+        // A negative weight is never chosen by selection, and the settings route refuses it;
+        // a worker must not be able to store one either.
+        if !self.weight.is_finite() || self.weight < 0.0 {
             return Err(ValidationError::NotFinite { field: "weight" });
         }
         if let Some(template) = &self.prompt_template {
             check_length("prompt_template", template)?;
+            check_no_control("prompt_template", template)?;
         }
         Ok(())
     }

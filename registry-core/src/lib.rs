@@ -32,7 +32,7 @@ mod timestamp;
 pub use clock::{Clock, ManualClock, OffsetClock, SystemClock};
 pub use identifier::{
     IDENTIFIER_SEPARATOR, MAX_FIELD_CHARS, ModelInstanceIdentifier, ValidationError, check_length,
-    validate_key_part, validate_port,
+    check_no_control, validate_key_part, validate_port,
 };
 pub use instance::{InstanceKey, ModelInstance};
 pub use registry::{
@@ -40,8 +40,8 @@ pub use registry::{
     RegistryError, RegistryStats, StorageModelRegistry, SweepOutcome, pick_weighted,
 };
 pub use storage::{
-    FieldValue, InMemoryStorage, InstanceRecord, InstanceSettings, InstanceStorage, Page,
-    QuerySpec, ResourceIdentifier, Storage, StorageError, StorageItem,
+    FieldValue, HealthCounts, InMemoryStorage, InstanceRecord, InstanceSettings, InstanceStorage,
+    Page, QuerySpec, ResourceIdentifier, Storage, StorageError, StorageItem,
 };
 pub use timestamp::parse_timestamp;
 

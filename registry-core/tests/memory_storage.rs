@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use registry_core::{
-    InMemoryStorage, InstanceStorage, ModelInstance, QuerySpec, Storage, StorageError,
+    HealthCounts, InMemoryStorage, InstanceSettings, InstanceStorage, ModelInstance, QuerySpec,
+    Storage, StorageError,
 };
 
 fn instance(i: u16) -> ModelInstance {
@@ -198,4 +199,66 @@ fn heartbeat_keeps_operator_fields_and_register_updates_weight() {
     assert_eq!(stored.weight, 1.0);
     storage.register(&beat, now).unwrap();
     assert_eq!(storage.instances(None, false).unwrap()[0].weight, 9.0);
+}
+
+#[test]
+fn operator_weight_and_enabled_survive_the_workers_registrations() {
+    let storage = InMemoryStorage::new();
+    let now = Utc::now();
+    let mut worker = instance(1);
+    worker.weight = 3.0;
+    storage.register(&worker, now).unwrap();
+    let id = worker.identifier().unwrap();
+    let drain = InstanceSettings::new().weight(0.0).enabled(false);
+    assert!(storage.apply_settings(&id, &drain).unwrap());
+    for _ in 0..2 {
+        storage.register(&worker, now).unwrap();
+        storage.heartbeat(&worker, now).unwrap();
+        let stored = storage.load(&id).unwrap().unwrap();
+        assert_eq!((stored.weight, stored.enabled), (0.0, false));
+    }
+    // The operator changes them again; the new values are the ones kept.
+    let restore = InstanceSettings::new().weight(2.0).enabled(true);
+    storage.apply_settings(&id, &restore).unwrap();
+    storage.register(&worker, now).unwrap();
+    let stored = storage.load(&id).unwrap().unwrap();
+    assert_eq!((stored.weight, stored.enabled), (2.0, true));
+}
+
+#[test]
+fn enabled_alone_leaves_the_weight_to_the_worker() {
+    let storage = InMemoryStorage::new();
+    let now = Utc::now();
+    let mut worker = instance(1);
+    storage.register(&worker, now).unwrap();
+    let id = worker.identifier().unwrap();
+    storage
+        .apply_settings(&id, &InstanceSettings::new().enabled(false))
+        .unwrap();
+    worker.weight = 4.0;
+    storage.register(&worker, now).unwrap();
+    let stored = storage.load(&id).unwrap().unwrap();
+    assert_eq!((stored.weight, stored.enabled), (4.0, false));
+}
+
+#[test]
+fn health_counts_split_healthy_from_unhealthy() {
+    let storage = InMemoryStorage::new();
+    let now = Utc::now();
+    assert_eq!(storage.count_by_health().unwrap(), HealthCounts::default());
+    for i in 0..5 {
+        storage.heartbeat(&instance(i), now).unwrap();
+    }
+    storage.save(&instance(9)).unwrap();
+    storage
+        .deregister(&instance(0).identifier().unwrap(), false)
+        .unwrap();
+    assert_eq!(
+        storage.count_by_health().unwrap(),
+        HealthCounts {
+            healthy: 4,
+            unhealthy: 2
+        }
+    );
+    assert!(storage.check_ready().is_ok());
 }

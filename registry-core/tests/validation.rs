@@ -82,6 +82,54 @@ fn instance_checks_weight_and_prompt_template() {
     assert_eq!(instance.validate().unwrap_err().field(), "prompt_template");
 }
 
+#[test]
+fn control_characters_are_rejected_by_field() {
+    for text in ["m\u{0}", "a\u{1}b", "a\nb", "a\tb", "a\u{1F}", "a\u{7F}b"] {
+        assert_eq!(
+            ModelInstanceIdentifier::new(text, "h", 1),
+            Err(ValidationError::ControlCharacter {
+                field: "model_name"
+            }),
+            "{text:?}"
+        );
+        assert_eq!(
+            field_of(ModelInstanceIdentifier::new("m", text, 1)),
+            "host",
+            "{text:?}"
+        );
+        let mut instance = ModelInstance::new("m", "h", 1);
+        instance.prompt_template = Some(text.to_owned());
+        assert_eq!(
+            instance.validate(),
+            Err(ValidationError::ControlCharacter {
+                field: "prompt_template"
+            }),
+            "{text:?}"
+        );
+    }
+    // White space at the ends is trimmed before the check; other characters pass.
+    assert!(ModelInstanceIdentifier::new("\tglm@llm\n", "é\u{80}h", 1).is_ok());
+    assert_eq!(
+        ValidationError::ControlCharacter { field: "host" }.to_string(),
+        "host must not contain control characters"
+    );
+}
+
+#[test]
+fn weight_must_be_finite_and_not_negative() {
+    let mut instance = ModelInstance::new("m", "h", 1);
+    for weight in [-5.0, -0.5, f64::INFINITY, f64::NEG_INFINITY, f64::NAN] {
+        instance.weight = weight;
+        assert_eq!(
+            instance.validate(),
+            Err(ValidationError::NotFinite { field: "weight" }),
+            "{weight}"
+        );
+    }
+    instance.weight = 0.0;
+    assert!(instance.validate().is_ok());
+}
+
 #[tokio::test]
 async fn registry_rejects_invalid_instances_and_stores_nothing() {
     let storage = Arc::new(InMemoryStorage::new());
@@ -92,12 +140,36 @@ async fn registry_rejects_invalid_instances_and_stores_nothing() {
         ModelInstance::new("m", "h", 0),
         ModelInstance::new("m___$$$$___", "h", 1),
         ModelInstance::new("x".repeat(200), "h", 1),
+        ModelInstance::new("m\u{0}", "h", 1),
+        ModelInstance::new("m", "h\u{7F}", 1),
     ];
     for instance in &bad {
         for result in [
             registry.register_instance(instance).await,
             registry.send_heartbeat(instance).await,
             registry.deregister_instance(instance).await,
+        ] {
+            assert!(
+                matches!(result, Err(RegistryError::Invalid(_))),
+                "{instance:?}"
+            );
+        }
+    }
+    // Fields outside the key are checked where they would be stored.
+    let bad_payload = [
+        ModelInstance {
+            prompt_template: Some("a\u{1B}[31m".to_owned()),
+            ..ModelInstance::new("m", "h", 1)
+        },
+        ModelInstance {
+            weight: -5.0,
+            ..ModelInstance::new("m", "h", 1)
+        },
+    ];
+    for instance in &bad_payload {
+        for result in [
+            registry.register_instance(instance).await,
+            registry.send_heartbeat(instance).await,
         ] {
             assert!(
                 matches!(result, Err(RegistryError::Invalid(_))),

@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use hashbrown::{Equivalent, HashMap};
 
 use super::{
-    InstanceRecord, InstanceSettings, InstanceStorage, QuerySpec, ResourceIdentifier, Storage,
-    StorageError, StorageItem,
+    HealthCounts, InstanceRecord, InstanceSettings, InstanceStorage, QuerySpec, ResourceIdentifier,
+    Storage, StorageError, StorageItem,
 };
 use crate::identifier::ModelInstanceIdentifier;
 use crate::instance::{InstanceKey, ModelInstance};
@@ -160,11 +160,13 @@ impl InstanceStorage for InMemoryStorage<ModelInstance> {
     fn register(&self, instance: &ModelInstance, now: DateTime<Utc>) -> Result<(), StorageError> {
         let mut items = self.write();
         if let Some(stored) = items.get_mut(&instance.key()) {
-            stored.weight = instance.weight;
+            if !stored.weight_pinned() {
+                stored.weight = instance.weight;
+            }
             if stored.prompt_template.as_deref() != instance.prompt_template.as_deref() {
                 stored.prompt_template = instance.prompt_template.as_deref().map(Box::from);
             }
-            stored.healthy = true;
+            stored.set_healthy(true);
             stored.last_heartbeat = Some(now);
             return Ok(());
         }
@@ -175,7 +177,7 @@ impl InstanceStorage for InMemoryStorage<ModelInstance> {
     fn heartbeat(&self, instance: &ModelInstance, now: DateTime<Utc>) -> Result<(), StorageError> {
         let mut items = self.write();
         if let Some(stored) = items.get_mut(&instance.key()) {
-            stored.healthy = true;
+            stored.set_healthy(true);
             stored.last_heartbeat = Some(now);
             return Ok(());
         }
@@ -188,7 +190,7 @@ impl InstanceStorage for InMemoryStorage<ModelInstance> {
         if remove {
             items.remove(id);
         } else if let Some(stored) = items.get_mut(id) {
-            stored.healthy = false;
+            stored.set_healthy(false);
         }
         Ok(())
     }
@@ -197,8 +199,8 @@ impl InstanceStorage for InMemoryStorage<ModelInstance> {
         let cutoff = cutoff(now, timeout);
         let mut expired = 0;
         for record in self.write().values_mut() {
-            if record.healthy && record.is_stale(cutoff) {
-                record.healthy = false;
+            if record.healthy() && record.is_stale(cutoff) {
+                record.set_healthy(false);
                 expired += 1;
             }
         }
@@ -224,12 +226,21 @@ impl InstanceStorage for InMemoryStorage<ModelInstance> {
             return Ok(false);
         };
         if let Some(enabled) = settings.enabled {
-            stored.enabled = enabled;
+            stored.set_enabled(enabled);
         }
         if let Some(weight) = settings.weight {
-            stored.weight = weight;
+            stored.pin_weight(weight);
         }
         Ok(true)
+    }
+
+    fn count_by_health(&self) -> Result<HealthCounts, StorageError> {
+        let items = self.read();
+        let healthy = items.values().filter(|record| record.healthy()).count() as u64;
+        Ok(HealthCounts {
+            healthy,
+            unhealthy: items.len() as u64 - healthy,
+        })
     }
 
     fn instances(
@@ -242,7 +253,7 @@ impl InstanceStorage for InMemoryStorage<ModelInstance> {
         let mut selected: Vec<(&ModelInstanceIdentifier, &InstanceRecord)> = items
             .iter()
             .filter(|(id, _)| model_name.is_none_or(|name| id.key_bytes().0 == name.as_bytes()))
-            .filter(|(_, record)| !healthy_only || record.healthy)
+            .filter(|(_, record)| !healthy_only || record.healthy())
             .collect();
         selected.sort_unstable_by(|a, b| a.0.cmp(b.0));
         Ok(selected
@@ -259,8 +270,8 @@ fn insert_new(items: &mut Table<ModelInstance>, instance: &ModelInstance, now: D
         instance.port,
     );
     let mut stored = InstanceRecord::from(instance);
-    stored.healthy = true;
+    stored.set_healthy(true);
     stored.last_heartbeat = Some(now);
-    stored.remove_from_registry = false;
+    stored.set_remove_from_registry(false);
     items.insert(id, stored);
 }

@@ -122,7 +122,9 @@ pub trait Storage<T: StorageItem>: Send + Sync {
 /// `last_heartbeat` and computing expiry cutoffs.
 pub trait InstanceStorage: Storage<ModelInstance> {
     /// Inserts the instance healthy with `last_heartbeat = now`; if it exists, updates its
-    /// `weight` and `prompt_template`, marks it healthy and sets `last_heartbeat = now`.
+    /// `prompt_template`, marks it healthy and sets `last_heartbeat = now`, and takes its
+    /// `weight` unless an operator set one (see [`apply_settings`](Self::apply_settings)).
+    /// `enabled` of an existing instance is never changed: it is the operator's.
     fn register(&self, instance: &ModelInstance, now: DateTime<Utc>) -> Result<(), StorageError>;
 
     /// Marks the instance healthy with `last_heartbeat = now`; inserts it as
@@ -145,6 +147,10 @@ pub trait InstanceStorage: Storage<ModelInstance> {
     /// touching only those fields, so a concurrent heartbeat is never overwritten. Returns
     /// whether the instance exists.
     ///
+    /// Operator settings win over the worker's: a weight set here is pinned, and the worker's
+    /// later registers and heartbeats keep it (and `enabled`) until an operator sets another,
+    /// or the instance is deleted. A weight of 0 therefore drains an instance for good.
+    ///
     /// The default answers [`StorageError::Unsupported`]; every storage in this workspace
     /// implements it as one atomic operation.
     fn apply_settings(
@@ -154,6 +160,27 @@ pub trait InstanceStorage: Storage<ModelInstance> {
     ) -> Result<bool, StorageError> {
         let _ = (id, settings);
         Err(StorageError::Unsupported("apply_settings"))
+    }
+
+    /// How many instances are healthy and how many are not, for metrics: one cheap count, not
+    /// a listing. The default counts through [`count`](Storage::count) (two calls, not one
+    /// snapshot); storages that can do it in one pass override it.
+    fn count_by_health(&self) -> Result<HealthCounts, StorageError> {
+        let total = self.count(&QuerySpec::new())?;
+        let healthy = self.count(&QuerySpec::new().eq("healthy", true))?;
+        Ok(HealthCounts {
+            healthy,
+            unhealthy: total.saturating_sub(healthy),
+        })
+    }
+
+    /// Whether the storage can be reached and written now: a readiness probe.
+    ///
+    /// It answers [`StorageError::Unavailable`] when writes would fail or be lost (the
+    /// database is unreachable or read-only, a database file was deleted or replaced). The
+    /// default, for storages that cannot fail that way (in memory), is `Ok`.
+    fn check_ready(&self) -> Result<(), StorageError> {
+        Ok(())
     }
 
     /// The instances of one model (or of every model), optionally only the healthy ones.
@@ -173,13 +200,22 @@ pub trait InstanceStorage: Storage<ModelInstance> {
     }
 }
 
+/// How many stored instances are healthy and how many are not.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HealthCounts {
+    /// Instances marked healthy.
+    pub healthy: u64,
+    /// Instances marked unhealthy (or with no health recorded).
+    pub unhealthy: u64,
+}
+
 /// An operator's change to an instance: each `Some` field is set, each `None` left alone.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 #[non_exhaustive]
 pub struct InstanceSettings {
     /// Enables (`true`) or disables (`false`) the instance for selection.
     pub enabled: Option<bool>,
-    /// The instance's new share of traffic.
+    /// The instance's new share of traffic; pinned against the worker's re-registrations.
     pub weight: Option<f64>,
 }
 

@@ -12,15 +12,25 @@ use crate::instance::ModelInstance;
 /// (as heap strings) would only make each hash-table slot bigger. This record makes a slot 96
 /// bytes instead of 160, so ten thousand instances fit a core's L2 cache: a heartbeat at that
 /// size costs about what it costs with a hundred.
+///
+/// The flags share one byte: five `bool`s would push the record past 40 bytes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InstanceRecord {
     pub(crate) last_heartbeat: Option<DateTime<Utc>>,
     pub(crate) weight: f64,
     pub(crate) prompt_template: Option<Box<str>>,
-    pub(crate) check_healthy: bool,
-    pub(crate) healthy: bool,
-    pub(crate) enabled: bool,
-    pub(crate) remove_from_registry: bool,
+    flags: u8,
+}
+
+const CHECK_HEALTHY: u8 = 1;
+const HEALTHY: u8 = 1 << 1;
+const ENABLED: u8 = 1 << 2;
+const REMOVE_FROM_REGISTRY: u8 = 1 << 3;
+/// An operator set `weight`: the worker's registrations no longer change it.
+const WEIGHT_PINNED: u8 = 1 << 4;
+
+fn flag(set: bool, bit: u8) -> u8 {
+    if set { bit } else { 0 }
 }
 
 impl From<&ModelInstance> for InstanceRecord {
@@ -29,11 +39,56 @@ impl From<&ModelInstance> for InstanceRecord {
             last_heartbeat: instance.last_heartbeat,
             weight: instance.weight,
             prompt_template: instance.prompt_template.as_deref().map(Box::from),
-            check_healthy: instance.check_healthy,
-            healthy: instance.healthy,
-            enabled: instance.enabled,
-            remove_from_registry: instance.remove_from_registry,
+            flags: flag(instance.check_healthy, CHECK_HEALTHY)
+                | flag(instance.healthy, HEALTHY)
+                | flag(instance.enabled, ENABLED)
+                | flag(instance.remove_from_registry, REMOVE_FROM_REGISTRY),
         }
+    }
+}
+
+impl InstanceRecord {
+    fn has(&self, bit: u8) -> bool {
+        self.flags & bit != 0
+    }
+
+    fn set(&mut self, bit: u8, value: bool) {
+        self.flags = (self.flags & !bit) | flag(value, bit);
+    }
+
+    pub(crate) fn check_healthy(&self) -> bool {
+        self.has(CHECK_HEALTHY)
+    }
+
+    pub(crate) fn healthy(&self) -> bool {
+        self.has(HEALTHY)
+    }
+
+    pub(crate) fn set_healthy(&mut self, healthy: bool) {
+        self.set(HEALTHY, healthy);
+    }
+
+    pub(crate) fn enabled(&self) -> bool {
+        self.has(ENABLED)
+    }
+
+    pub(crate) fn set_enabled(&mut self, enabled: bool) {
+        self.set(ENABLED, enabled);
+    }
+
+    pub(crate) fn set_remove_from_registry(&mut self, remove: bool) {
+        self.set(REMOVE_FROM_REGISTRY, remove);
+    }
+
+    /// Whether an operator set the weight, so that registrations keep it.
+    pub(crate) fn weight_pinned(&self) -> bool {
+        self.has(WEIGHT_PINNED)
+    }
+
+    /// Sets the weight as an operator does: pinned against the worker's registrations.
+    pub(crate) fn pin_weight(&mut self, weight: f64) {
+        self.weight = weight;
+        self.set(WEIGHT_PINNED, true);
     }
 }
 
@@ -45,18 +100,18 @@ impl InstanceRecord {
             host: id.host().to_owned(),
             port: id.port(),
             weight: self.weight,
-            check_healthy: self.check_healthy,
-            healthy: self.healthy,
-            enabled: self.enabled,
+            check_healthy: self.check_healthy(),
+            healthy: self.healthy(),
+            enabled: self.enabled(),
             prompt_template: self.prompt_template.as_deref().map(String::from),
             last_heartbeat: self.last_heartbeat,
-            remove_from_registry: self.remove_from_registry,
+            remove_from_registry: self.has(REMOVE_FROM_REGISTRY),
         }
     }
 
     /// Whether the checker may expire it and it has not beaten since `cutoff`.
     pub(crate) fn is_stale(&self, cutoff: DateTime<Utc>) -> bool {
-        self.check_healthy && self.last_heartbeat.is_none_or(|beat| beat < cutoff)
+        self.check_healthy() && self.last_heartbeat.is_none_or(|beat| beat < cutoff)
     }
 }
 
