@@ -21,6 +21,9 @@ pub struct RequestPolicy {
     pub body_read_timeout: Duration,
     /// Host names, besides IP addresses and `localhost`, that browsers may write through.
     pub allowed_hosts: Vec<String>,
+    /// Longest a request waits on the storage before it is answered 503: the pool's
+    /// connection timeout plus the statement timeout.
+    pub storage_deadline: Duration,
 }
 
 impl Default for RequestPolicy {
@@ -29,6 +32,7 @@ impl Default for RequestPolicy {
             body_limit: crate::DEFAULT_BODY_LIMIT,
             body_read_timeout: Duration::from_secs(10),
             allowed_hosts: Vec::new(),
+            storage_deadline: Duration::from_secs(5),
         }
     }
 }

@@ -21,6 +21,8 @@ mod auth;
 pub mod client;
 pub mod config;
 mod error;
+mod health;
+mod listing;
 mod metrics;
 mod middleware;
 pub mod ops;
@@ -66,6 +68,7 @@ struct Inner {
     auth: Auth,
     tracer: Tracer,
     policy: RequestPolicy,
+    listings: listing::Listings,
     connections: Arc<server::ConnectionCounters>,
     ops: ops::Ops,
     /// `true` once shutdown has begun.
@@ -112,6 +115,7 @@ impl AppState {
                 auth,
                 tracer,
                 policy,
+                listings: listing::Listings::default(),
                 connections: Arc::default(),
                 ops: ops::Ops::default(),
                 shutdown: tokio::sync::watch::Sender::new(false),
@@ -139,6 +143,10 @@ impl AppState {
 
     pub(crate) fn body_limit(&self) -> usize {
         self.inner.policy.body_limit
+    }
+
+    pub(crate) fn listings(&self) -> &listing::Listings {
+        &self.inner.listings
     }
 
     pub(crate) fn policy(&self) -> &RequestPolicy {
@@ -180,6 +188,7 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/api/health", get(routes::health))
+        .route("/api/ready", get(health::ready))
         .route(
             "/api/controller/models",
             post(routes::register)

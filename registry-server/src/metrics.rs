@@ -17,6 +17,8 @@ use registry_core::RegistryStats;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Route {
     Health,
+    /// `GET /api/ready`.
+    Ready,
     Register,
     Deregister,
     List,
@@ -41,8 +43,9 @@ pub(crate) enum Route {
 }
 
 impl Route {
-    const ALL: [Route; 15] = [
+    const ALL: [Route; 16] = [
         Route::Health,
+        Route::Ready,
         Route::Register,
         Route::Deregister,
         Route::List,
@@ -65,6 +68,7 @@ impl Route {
     pub(crate) fn of(method: &Method, path: &str) -> Self {
         match (path, method) {
             ("/api/health", _) => Self::Health,
+            ("/api/ready", _) => Self::Ready,
             ("/api/controller/models", &Method::POST) => Self::Register,
             ("/api/controller/models", &Method::DELETE) => Self::Deregister,
             ("/api/controller/models", &Method::GET) => Self::List,
@@ -86,6 +90,7 @@ impl Route {
     pub(crate) fn label(self) -> &'static str {
         match self {
             Self::Health => "health",
+            Self::Ready => "ready",
             Self::Register => "register",
             Self::Deregister => "deregister",
             Self::List => "list",
@@ -263,6 +268,37 @@ impl Metrics {
     }
 }
 
+/// The connection layer's gauge and counters.
+pub(crate) fn render_connections(out: &mut String, counters: &crate::server::ConnectionCounters) {
+    let load = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed);
+    header(
+        out,
+        "registry_connections_open",
+        "gauge",
+        "Client connections open now.",
+    );
+    let _ = writeln!(out, "registry_connections_open {}", load(&counters.open));
+    header(
+        out,
+        "registry_connections_closed_total",
+        "counter",
+        "Client connections the server closed, by reason.",
+    );
+    for (reason, counter) in [
+        ("header_read_timeout", &counters.closed_header_timeout),
+        ("idle_timeout", &counters.closed_idle_timeout),
+        ("write_timeout", &counters.closed_write_timeout),
+        ("connection_cap", &counters.closed_at_cap),
+        ("drain_timeout", &counters.closed_at_drain),
+    ] {
+        let _ = writeln!(
+            out,
+            "registry_connections_closed_total{{reason=\"{reason}\"}} {}",
+            load(counter)
+        );
+    }
+}
+
 fn header(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} {kind}");
@@ -273,7 +309,7 @@ fn render_registry(out: &mut String, gauges: &Gauges) {
         out,
         "registry_storage_up",
         "gauge",
-        "Whether the storage answered this scrape.",
+        "Whether the storage could be reached and written at this scrape.",
     );
     let _ = writeln!(out, "registry_storage_up {}", u8::from(gauges.storage_up));
     header(

@@ -40,6 +40,17 @@ pub(crate) async fn observe(
     let route = Route::of(request.method(), request.uri().path());
     let _in_flight = state.metrics().in_flight(route);
     let response = match admit(&state, route, request).await {
+        Ok(request) if waits_on_storage(route) => {
+            // The storage has its own timeouts; this is the promise on top of them, that a
+            // request is answered within the deadline whatever the driver does.
+            let deadline = state.policy().storage_deadline;
+            tokio::time::timeout(deadline, run_traced(&state, route, request, next))
+                .await
+                .unwrap_or_else(|_| {
+                    AppError::Unavailable("no answer within the storage deadline".into())
+                        .into_response()
+                })
+        }
         Ok(request) => run_traced(&state, route, request, next).await,
         Err(error) => error.into_response(),
     };
@@ -47,6 +58,20 @@ pub(crate) async fn observe(
         .metrics()
         .record(route, response.status(), started.elapsed());
     response
+}
+
+/// Routes whose answer waits on the storage. `/metrics` and `/api/ready` bound their own
+/// storage calls so that they can still answer (with the storage marked down).
+fn waits_on_storage(route: Route) -> bool {
+    matches!(
+        route,
+        Route::Register
+            | Route::Deregister
+            | Route::List
+            | Route::Heartbeat
+            | Route::Models
+            | Route::Settings
+    )
 }
 
 async fn admit(state: &AppState, route: Route, request: Request) -> Result<Request, AppError> {
@@ -57,7 +82,7 @@ async fn admit(state: &AppState, route: Route, request: Request) -> Result<Reque
         route,
         Route::Register | Route::Deregister | Route::Heartbeat | Route::Settings
     );
-    if !crate::ops::is_page(path) && route != Route::Health {
+    if !crate::ops::is_page(path) && !matches!(route, Route::Health | Route::Ready) {
         state.auth().check(request.headers(), write)?;
     }
     if write {
@@ -78,7 +103,7 @@ async fn run_traced(state: &AppState, route: Route, mut request: Request, next: 
     let quiet = crate::ops::is_page(request.uri().path())
         || matches!(
             route,
-            Route::Watch | Route::Heartbeat | Route::Health | Route::Other
+            Route::Watch | Route::Heartbeat | Route::Health | Route::Ready | Route::Other
         );
     if quiet {
         return next.run(request).await;

@@ -80,12 +80,21 @@ pub(crate) async fn list(
 ) -> Result<Response, AppError> {
     let Query(query) = query.map_err(query_error)?;
     let (model_name, healthy_only) = query.into_parts()?;
-    let registry = state.registry();
-    let instances = match model_name {
-        Some(name) => registry.get_all_instances(&name, healthy_only).await?,
-        None => registry.get_all_model_instances(healthy_only).await?,
-    };
-    Ok(Json(wire::instance_list(&instances)).into_response())
+    let key = (model_name.clone(), healthy_only);
+    let bytes = state
+        .listings()
+        .get_or_build(key, || async {
+            let registry = state.registry();
+            let instances = match model_name {
+                Some(name) => registry.get_all_instances(&name, healthy_only).await?,
+                None => registry.get_all_model_instances(healthy_only).await?,
+            };
+            let json = serde_json::to_vec(&wire::instance_list(&instances))
+                .map_err(|error| AppError::Internal(error.to_string()))?;
+            Ok::<_, AppError>(Bytes::from(json))
+        })
+        .await?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], bytes).into_response())
 }
 
 /// `POST /api/controller/heartbeat`.
@@ -95,19 +104,22 @@ pub(crate) async fn heartbeat(
 ) -> Result<Response, AppError> {
     let instance = instance_from_body(&state, body)?;
     let result = state.registry().send_heartbeat(&instance).await?;
-    // Only a watched server re-reads; a heartbeat that changes nothing moves no index.
-    state.registry_changed();
+    state.ops().heartbeat_seen(&instance);
     Ok(json_bool(result))
 }
 
 /// `GET /v1/models`: healthy, enabled models in OpenAI's list format.
 pub(crate) async fn openai_models(State(state): State<AppState>) -> Result<Response, AppError> {
     let instances = state.registry().get_all_model_instances(true).await?;
-    Ok(Json(wire::model_list(&instances)).into_response())
+    let mut list = wire::model_list(&instances);
+    let created = state.listings().created_times(list.seen());
+    list.set_created(|model| created.get(model).copied());
+    Ok(Json(list).into_response())
 }
 
-/// `GET /metrics`: Prometheus text. Still answers when the storage is down, with
-/// `registry_storage_up 0` and no instance counts.
+/// `GET /metrics`: Prometheus text. Still answers when the storage is down, unreachable or
+/// read-only (within the storage deadline), with `registry_storage_up 0` and no instance
+/// counts.
 pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
     let registry = state.registry();
     let (spans_written, spans_dropped) = state.tracer().counts();
@@ -117,13 +129,13 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
         spans_dropped,
         ..Gauges::default()
     };
-    if let Ok(instances) = registry.get_all_model_instances(false).await {
-        let healthy = instances.iter().filter(|i| i.healthy).count() as u64;
+    if let Some(counts) = crate::health::storage_counts(&state).await {
         gauges.storage_up = true;
-        gauges.healthy = healthy;
-        gauges.unhealthy = instances.len() as u64 - healthy;
+        gauges.healthy = counts.healthy;
+        gauges.unhealthy = counts.unhealthy;
     }
-    let body = state.metrics().render(&gauges);
+    let mut body = state.metrics().render(&gauges);
+    crate::metrics::render_connections(&mut body, state.connection_counters());
     (
         StatusCode::OK,
         [(

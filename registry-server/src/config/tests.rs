@@ -184,7 +184,10 @@ fn configuration_that_would_fail_open_is_refused() {
     assert_eq!(refused(&["--auth-reads"]), "auth_reads");
     assert_eq!(refused(&["--token", " s3cret"]), "token");
     assert_eq!(refused(&["--token", "s3cret\t"]), "token");
-    assert_eq!(refused(&["--header-read-timeout", "0s"]), "header_read_timeout");
+    assert_eq!(
+        refused(&["--header-read-timeout", "0s"]),
+        "header_read_timeout"
+    );
     let settings = Settings::resolve(&parse(&["--token", "s3cret", "--auth-reads"]).settings);
     assert_eq!(settings.unwrap().token.as_deref(), Some("s3cret"));
 }

@@ -50,6 +50,24 @@ impl Ops {
             feed.nudge();
         }
     }
+
+    /// A heartbeat changes what a watcher sees only when its instance is new or was not
+    /// healthy; one that just refreshes `last_heartbeat` costs the feed nothing, so an open
+    /// dashboard does not turn every heartbeat into a read of the whole registry.
+    pub(crate) fn heartbeat_seen(&self, instance: &registry_core::ModelInstance) {
+        let Some(feed) = self.feed.get() else {
+            return;
+        };
+        let snapshot = feed.current();
+        let key = instance.key();
+        let known_healthy = snapshot
+            .instances
+            .binary_search_by(|seen| seen.key().cmp_key(&key))
+            .is_ok_and(|at| snapshot.instances[at].healthy);
+        if !known_healthy {
+            feed.nudge();
+        }
+    }
 }
 
 impl AppState {
@@ -69,6 +87,7 @@ impl AppState {
 
     /// Tells the change feed that this server changed the registry.
     pub(crate) fn registry_changed(&self) {
+        self.listings().changed();
         self.ops().nudge();
     }
 }

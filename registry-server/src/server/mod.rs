@@ -155,6 +155,7 @@ pub async fn serve(settings: &Settings, ready: impl FnOnce(SocketAddr)) -> Resul
         body_limit: settings.max_body_bytes,
         body_read_timeout: settings.body_read_timeout,
         allowed_hosts: settings.allowed_hosts.clone(),
+        storage_deadline: settings.pool_timeout + settings.statement_timeout,
     };
     let state = AppState::with_policy(Arc::clone(&registry), auth, tracer.clone(), policy);
     let listener =

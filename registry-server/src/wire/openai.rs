@@ -12,8 +12,8 @@ pub(crate) struct ModelList {
     data: Vec<ModelCard>,
 }
 
-/// One model; `created` is when the registry first heard of any of its instances that are
-/// up now (Unix seconds). `instances` counts them; OpenAI clients ignore the extra field.
+/// One model; `created` is when this server first listed it (Unix seconds; see
+/// [`ModelList::set_created`]). `instances` counts them; OpenAI clients ignore the extra field.
 #[derive(Debug, Serialize)]
 struct ModelCard {
     id: String,
@@ -46,5 +46,23 @@ pub(crate) fn model_list(instances: &[ModelInstance]) -> ModelList {
                 instances,
             })
             .collect(),
+    }
+}
+
+impl ModelList {
+    /// Each model with the earliest `last_heartbeat` of its listed instances.
+    pub(crate) fn seen(&self) -> impl Iterator<Item = (&str, i64)> {
+        self.data
+            .iter()
+            .map(|card| (card.id.as_str(), card.created))
+    }
+
+    /// Sets each model's `created` to `created(model)` where that is known.
+    pub(crate) fn set_created(&mut self, created: impl Fn(&str) -> Option<i64>) {
+        for card in &mut self.data {
+            if let Some(time) = created(&card.id) {
+                card.created = time;
+            }
+        }
     }
 }
