@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -32,6 +32,8 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, Semaphore, watch};
+// tokio's clock, so that tests can pause and advance it.
+use tokio::time::Instant;
 use tower::ServiceExt as _;
 
 use watched::Watched;
@@ -210,10 +212,6 @@ pub(crate) async fn serve(
     let mut cap_warned: Option<Instant> = None;
     tokio::pin!(shutdown);
     loop {
-        let permit = tokio::select! {
-            () = &mut shutdown => break,
-            permit = acquire(&shared, &permits, &mut cap_warned) => permit,
-        };
         let (stream, peer) = tokio::select! {
             () = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
@@ -226,6 +224,11 @@ pub(crate) async fn serve(
                     continue;
                 }
             },
+        };
+        // A slot is taken once a client is there, so that room is only made when needed.
+        let permit = tokio::select! {
+            () = &mut shutdown => break,
+            permit = acquire(&shared, &permits, &mut cap_warned) => permit,
         };
         if let Err(error) = stream.set_nodelay(true) {
             tracing::debug!(%error, "cannot set TCP_NODELAY");
@@ -295,7 +298,14 @@ async fn acquire(
             );
             *cap_warned = Some(Instant::now());
         }
-        shared.evict_one();
+        if shared.evict_one() {
+            // The closed connection gives its slot back as soon as its task sees the close.
+            if let Ok(permit) = Arc::clone(permits).acquire_owned().await {
+                return permit;
+            }
+        }
+        // Every connection is busy: wait for one to finish, and look again now and then in
+        // case one has gone idle meanwhile.
         if let Ok(Ok(permit)) = tokio::time::timeout(
             Duration::from_millis(50),
             Arc::clone(permits).acquire_owned(),
@@ -407,3 +417,6 @@ async fn run(
         shared.all_closed.notify_waiters();
     }
 }
+
+#[cfg(test)]
+mod tests;

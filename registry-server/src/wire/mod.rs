@@ -135,6 +135,9 @@ impl ListQuery {
             None => false,
         };
         let model_name = self.model_name.filter(|name| !name.trim().is_empty());
+        if let Some(name) = &model_name {
+            registry_core::check_no_control("model_name", name)?;
+        }
         Ok((model_name, healthy_only))
     }
 }
