@@ -113,15 +113,14 @@ impl RequestPolicy {
     }
 }
 
-/// Whether a route that takes a JSON body got one. As DB-GPT's FastAPI does, a body without
-/// a `Content-Type` is read as JSON; any other type is refused, which also keeps browsers'
-/// cross-site "simple" requests (text/plain, forms) out.
+/// Whether a route that takes a JSON body got one. DB-GPT's controller (FastAPI) answers 422
+/// about the body when `Content-Type` is absent or not JSON (`application/json` or
+/// `application/*+json`), and so does this; it also keeps browsers' cross-site "simple"
+/// requests (text/plain, forms) out.
 pub(crate) fn check_json_content_type(headers: &HeaderMap) -> Result<(), AppError> {
-    let Some(value) = headers.get(header::CONTENT_TYPE) else {
-        return Ok(());
-    };
-    let media_type = value
-        .to_str()
+    let media_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
         .unwrap_or_default()
         .split(';')
         .next()
@@ -202,8 +201,8 @@ mod tests {
     }
 
     #[test]
-    fn json_routes_take_json_or_no_content_type() {
-        assert!(check_json_content_type(&HeaderMap::new()).is_ok());
+    fn json_routes_take_only_json() {
+        assert!(check_json_content_type(&HeaderMap::new()).is_err());
         for ok in [
             "application/json",
             "application/json; charset=utf-8",

@@ -180,7 +180,7 @@ async fn browser_writes_from_another_origin_are_refused() {
 }
 
 #[tokio::test]
-async fn writes_take_json_or_no_content_type() {
+async fn writes_take_only_a_json_content_type_as_db_gpt_does() {
     let traced = traced(None);
     let body = instance_body("m", "h", 1);
     for (content_type, status) in [
@@ -213,7 +213,7 @@ async fn writes_take_json_or_no_content_type() {
             .await
             .unwrap()
             .status(),
-        StatusCode::OK
+        StatusCode::UNPROCESSABLE_ENTITY
     );
 }
 
