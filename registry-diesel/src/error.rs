@@ -180,9 +180,13 @@ const UNAVAILABLE_MESSAGES: &[&str] = &[
     "could not connect",
     "timed out",
     "timeout",
+    "max_statement_time",
+    "max_execution_time",
     "too many connections",
     "the database system is",
     "read-only",
+    "readonly",
+    "read only",
 ];
 
 /// Whether a failed statement means the database is unreachable, timed out or asked for a

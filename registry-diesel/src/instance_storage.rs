@@ -155,6 +155,19 @@ impl InstanceStorage for DieselStorage {
         .map(count)
     }
 
+    fn check_ready(&self) -> Result<(), StorageError> {
+        // A write that matches no row: it fails as a real write would on a read-only database
+        // (SQLite's read-only file, a PostgreSQL read-only transaction or standby, MySQL's
+        // read_only), and changes nothing. `run` also checks a SQLite file's identity first.
+        self.run(|conn| {
+            dispatch!(conn, c => diesel::update(t::table)
+                .filter(t::id.eq(-1))
+                .set(t::healthy.eq(t::healthy))
+                .execute(c))
+        })
+        .map(drop)
+    }
+
     fn count_by_health(&self) -> Result<HealthCounts, StorageError> {
         // One grouped count, not a listing; a NULL flag (DB-GPT's default) counts as unhealthy.
         let groups: Vec<(Option<bool>, i64)> = self.run(|conn| {
