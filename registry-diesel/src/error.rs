@@ -275,6 +275,28 @@ mod tests {
     }
 
     #[test]
+    fn read_only_databases_are_unavailable() {
+        for message in [
+            "attempt to write a readonly database",
+            "The MariaDB server is running with the --read-only option so it cannot execute this statement",
+            "The MySQL server is running with the --super-read-only option so it cannot execute this statement",
+            "Cannot execute statement in a READ ONLY transaction",
+            "Query execution was interrupted (max_statement_time exceeded)",
+        ] {
+            let error = db_error(DatabaseErrorKind::Unknown, message);
+            assert!(
+                query_error(&error, String::new()).is_retryable(),
+                "{message}"
+            );
+        }
+        let pg = db_error(
+            DatabaseErrorKind::ReadOnlyTransaction,
+            "cannot execute UPDATE in a read-only transaction",
+        );
+        assert!(query_error(&pg, String::new()).is_retryable());
+    }
+
+    #[test]
     fn unavailable_converts_to_the_retryable_kind() {
         let error = DieselError::Unavailable {
             url: "postgres://u:***@h/db".to_owned(),
