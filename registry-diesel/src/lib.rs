@@ -43,6 +43,7 @@ mod migrations;
 mod pool;
 mod query;
 pub mod schema;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 mod session;
 mod storage;
 mod time;

@@ -57,6 +57,7 @@ pub(crate) struct PooledConn {
     pub(crate) db: DbConn,
     pub(crate) broken: bool,
     /// The server connection's socket, for statement deadlines (see `crate::deadline`).
+    #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
     pub(crate) socket: Option<RawFd>,
 }
 
@@ -117,6 +118,7 @@ impl ManageConnection for Manager {
     type Error = ConnectionError;
 
     fn connect(&self) -> Result<PooledConn, ConnectionError> {
+        #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(unused_mut))]
         let mut socket = None;
         let db = match self.backend {
             #[cfg(feature = "sqlite")]

@@ -41,6 +41,7 @@ pub struct DieselStorage {
     #[cfg(any(feature = "postgres", feature = "mysql"))]
     watchdog: Option<crate::deadline::Watchdog>,
     /// How long one statement may take (see [`PoolConfig::statement_timeout`]).
+    #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
     statement_timeout: std::time::Duration,
     /// The SQLite file the storage opened, checked before each statement.
     #[cfg(feature = "sqlite")]

@@ -2,6 +2,8 @@
 //! stops forwarding and keeps the connections open), calls fail as unavailable instead of
 //! hanging, and once the path thaws the same storage works again.
 
+#![cfg(any(feature = "postgres", feature = "mysql"))]
+
 mod common;
 
 use std::time::Duration;
