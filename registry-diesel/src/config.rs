@@ -26,6 +26,7 @@ pub enum TimeSource {
 /// let config = PoolConfig::default().with_max_size(4);
 /// assert_eq!(config.time_source, TimeSource::Database);
 /// assert_eq!(config.connection_timeout, Duration::from_secs(5));
+/// assert_eq!(config.statement_timeout, Duration::from_secs(2));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -34,9 +35,16 @@ pub struct PoolConfig {
     /// one, because every SQLite connection to `:memory:` opens a database of its own.
     pub max_size: u32,
     /// How long to wait for a connection, from the pool or from the server, before failing
-    /// with an "unavailable" error. On SQLite it is also the busy timeout: how long a writer
-    /// waits for another to finish.
+    /// with an "unavailable" error.
     pub connection_timeout: Duration,
+    /// How long one statement may take before it fails with an "unavailable" error, so a call
+    /// takes at most `connection_timeout + statement_timeout`.
+    ///
+    /// On PostgreSQL and MySQL/MariaDB it is both the server's statement timeout for the
+    /// session and a client-side deadline that holds even when the network path freezes
+    /// (the connection is then dropped and replaced). On SQLite it is the busy timeout: how
+    /// long a writer waits for another to finish.
+    pub statement_timeout: Duration,
     /// Whose clock stamps heartbeats and sets the expiry cutoff.
     pub time_source: TimeSource,
 }
@@ -46,6 +54,7 @@ impl Default for PoolConfig {
         Self {
             max_size: 8,
             connection_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(2),
             time_source: TimeSource::Database,
         }
     }
@@ -61,6 +70,12 @@ impl PoolConfig {
     /// Sets the connection timeout.
     pub fn with_connection_timeout(mut self, timeout: Duration) -> Self {
         self.connection_timeout = timeout;
+        self
+    }
+
+    /// Sets the statement timeout.
+    pub fn with_statement_timeout(mut self, timeout: Duration) -> Self {
+        self.statement_timeout = timeout;
         self
     }
 

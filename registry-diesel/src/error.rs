@@ -180,9 +180,13 @@ const UNAVAILABLE_MESSAGES: &[&str] = &[
     "could not connect",
     "timed out",
     "timeout",
+    "max_statement_time",
+    "max_execution_time",
     "too many connections",
     "the database system is",
     "read-only",
+    "readonly",
+    "read only",
 ];
 
 /// Whether a failed statement means the database is unreachable, timed out or asked for a
@@ -268,6 +272,28 @@ mod tests {
             query_error(&syntax, String::new()),
             StorageError::Backend(_)
         ));
+    }
+
+    #[test]
+    fn read_only_databases_are_unavailable() {
+        for message in [
+            "attempt to write a readonly database",
+            "The MariaDB server is running with the --read-only option so it cannot execute this statement",
+            "The MySQL server is running with the --super-read-only option so it cannot execute this statement",
+            "Cannot execute statement in a READ ONLY transaction",
+            "Query execution was interrupted (max_statement_time exceeded)",
+        ] {
+            let error = db_error(DatabaseErrorKind::Unknown, message);
+            assert!(
+                query_error(&error, String::new()).is_retryable(),
+                "{message}"
+            );
+        }
+        let pg = db_error(
+            DatabaseErrorKind::ReadOnlyTransaction,
+            "cannot execute UPDATE in a read-only transaction",
+        );
+        assert!(query_error(&pg, String::new()).is_retryable());
     }
 
     #[test]

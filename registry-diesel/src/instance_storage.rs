@@ -8,7 +8,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use registry_core::{
-    InstanceSettings, InstanceStorage, ModelInstance, ModelInstanceIdentifier, StorageError,
+    HealthCounts, InstanceSettings, InstanceStorage, ModelInstance, ModelInstanceIdentifier,
+    StorageError,
 };
 
 use crate::entity::{InstanceAdapter, InstanceRecord};
@@ -71,12 +72,14 @@ pub(crate) fn upsert_record(
         .map(drop)
 }
 
-/// An operator's change: `None` fields are left out of the `UPDATE`.
+/// An operator's change: `None` fields are left out of the `UPDATE`. A weight is written to
+/// `operator_weight` too, which pins it against the worker's registrations.
 #[derive(AsChangeset)]
 #[diesel(table_name = t)]
 struct SettingsChange {
     enabled: Option<bool>,
     weight: Option<f64>,
+    operator_weight: Option<f64>,
 }
 
 impl DieselStorage {
@@ -152,6 +155,39 @@ impl InstanceStorage for DieselStorage {
         .map(count)
     }
 
+    fn check_ready(&self) -> Result<(), StorageError> {
+        // A write that matches no row: it fails as a real write would on a read-only database
+        // (SQLite's read-only file, a PostgreSQL read-only transaction or standby, MySQL's
+        // read_only), and changes nothing. `run` also checks a SQLite file's identity first.
+        self.run(|conn| {
+            dispatch!(conn, c => diesel::update(t::table)
+                .filter(t::id.eq(-1))
+                .set(t::healthy.eq(t::healthy))
+                .execute(c))
+        })
+        .map(drop)
+    }
+
+    fn count_by_health(&self) -> Result<HealthCounts, StorageError> {
+        // One grouped count, not a listing; a NULL flag (DB-GPT's default) counts as unhealthy.
+        let groups: Vec<(Option<bool>, i64)> = self.run(|conn| {
+            dispatch!(conn, c => t::table
+                .group_by(t::healthy)
+                .select((t::healthy, diesel::dsl::count_star()))
+                .load(c))
+        })?;
+        let mut counts = HealthCounts::default();
+        for (healthy, rows) in groups {
+            let rows = u64::try_from(rows).unwrap_or(0);
+            if healthy == Some(true) {
+                counts.healthy += rows;
+            } else {
+                counts.unhealthy += rows;
+            }
+        }
+        Ok(counts)
+    }
+
     fn apply_settings(
         &self,
         id: &ModelInstanceIdentifier,
@@ -161,6 +197,7 @@ impl InstanceStorage for DieselStorage {
         let change = SettingsChange {
             enabled: settings.enabled,
             weight: settings.weight,
+            operator_weight: settings.weight,
         };
         let key = InstanceAdapter::query_for_identifier(id);
         let now = Now::Database;

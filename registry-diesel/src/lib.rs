@@ -32,13 +32,19 @@ mod batch;
 #[cfg(feature = "sqlite")]
 mod checkpoint;
 mod config;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+mod deadline;
 mod entity;
 mod error;
+#[cfg(feature = "sqlite")]
+mod file_identity;
 mod instance_storage;
 mod migrations;
 mod pool;
 mod query;
 pub mod schema;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+mod session;
 mod storage;
 mod time;
 mod upsert;

@@ -7,6 +7,7 @@
 //! SQLite would accept any string as a file name.
 
 use std::fmt;
+use std::os::fd::RawFd;
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -17,7 +18,11 @@ use crate::backend::{Backend, is_sqlite_memory, redact_url, scrub};
 #[cfg(feature = "sqlite")]
 use crate::checkpoint::WRITER_CHECKPOINT_PAGES;
 use crate::config::PoolConfig;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+use crate::deadline::establish_with_socket;
 use crate::error::DieselError;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+use crate::session;
 
 #[cfg(not(any(feature = "sqlite", feature = "postgres", feature = "mysql")))]
 compile_error!("registry-diesel needs at least one of the features `sqlite`, `postgres`, `mysql`");
@@ -51,6 +56,9 @@ pub(crate) use dispatch;
 pub(crate) struct PooledConn {
     pub(crate) db: DbConn,
     pub(crate) broken: bool,
+    /// The server connection's socket, for statement deadlines (see `crate::deadline`).
+    #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
+    pub(crate) socket: Option<RawFd>,
 }
 
 /// SQLite settings applied to every new connection, after the busy timeout.
@@ -60,8 +68,16 @@ pub(crate) struct PooledConn {
 /// corrupts the database. That is the right trade for a registry, whose rows are soft state
 /// that every worker re-sends each heartbeat interval; it is what makes a heartbeat cost
 /// microseconds instead of a disk flush.
+///
+/// `mmap_size = 0`: SQLite reads the database through `read()`, never a memory map. A write
+/// through a mapping of a file that can no longer grow or be written (a full disk, a file made
+/// immutable) raises SIGBUS and kills the process; a `read()` or `write()` returns an error
+/// instead. The WAL index (`-shm`) stays a shared mapping: it is what lets the checkpoint
+/// connection, the pooled connections and other processes share the file safely, and
+/// `locking_mode = EXCLUSIVE` (a heap WAL index) would shut all of them out.
 #[cfg(feature = "sqlite")]
-const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;";
+const SQLITE_PRAGMAS: &str =
+    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA mmap_size = 0;";
 
 /// PostgreSQL session settings. `synchronous_commit = off` is the same trade as SQLite's
 /// `synchronous = NORMAL`, for this session's writes only: a crash may lose the last few
@@ -78,8 +94,10 @@ const MYSQL_SETTINGS: &str = "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMI
 pub(crate) struct Manager {
     backend: Backend,
     url: String,
-    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
-    busy_timeout: Duration,
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    connection_timeout: Duration,
+    #[allow(dead_code)]
+    statement_timeout: Duration,
 }
 
 impl fmt::Debug for Manager {
@@ -100,11 +118,16 @@ impl ManageConnection for Manager {
     type Error = ConnectionError;
 
     fn connect(&self) -> Result<PooledConn, ConnectionError> {
+        #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(unused_mut))]
+        let mut socket = None;
         let db = match self.backend {
             #[cfg(feature = "sqlite")]
             Backend::Sqlite => {
                 let mut conn = diesel::SqliteConnection::establish(&self.url)?;
-                let busy = format!("PRAGMA busy_timeout = {};", self.busy_timeout.as_millis());
+                let busy = format!(
+                    "PRAGMA busy_timeout = {};",
+                    self.statement_timeout.as_millis()
+                );
                 conn.batch_execute(&busy).map_err(setup_error)?;
                 conn.batch_execute(SQLITE_PRAGMAS).map_err(setup_error)?;
                 // A writer checkpoints only once the log is this long; the checkpoint thread
@@ -115,14 +138,32 @@ impl ManageConnection for Manager {
             }
             #[cfg(feature = "postgres")]
             Backend::Postgres => {
-                let mut conn = diesel::PgConnection::establish(&self.url)?;
+                let url = session::postgres_url(
+                    &self.url,
+                    self.connection_timeout,
+                    self.statement_timeout,
+                );
+                let port = session::url_port(&self.url, 5432);
+                let (mut conn, fd) =
+                    establish_with_socket(Some(port), || diesel::PgConnection::establish(&url))?;
+                socket = fd;
                 conn.batch_execute(POSTGRES_SETTINGS).map_err(setup_error)?;
+                let timeout = session::postgres_statement_timeout(self.statement_timeout);
+                conn.batch_execute(&timeout).map_err(setup_error)?;
                 DbConn::Postgres(conn)
             }
             #[cfg(feature = "mysql")]
             Backend::Mysql => {
-                let mut conn = diesel::MysqlConnection::establish(&self.url)?;
+                let port = session::url_port(&self.url, 3306);
+                let (mut conn, fd) = establish_with_socket(Some(port), || {
+                    diesel::MysqlConnection::establish(&self.url)
+                })?;
+                socket = fd;
                 conn.batch_execute(MYSQL_SETTINGS).map_err(setup_error)?;
+                let [mariadb, mysql] = session::mysql_statement_timeouts(self.statement_timeout);
+                if conn.batch_execute(&mariadb).is_err() {
+                    conn.batch_execute(&mysql).map_err(setup_error)?;
+                }
                 DbConn::Mysql(conn)
             }
             #[allow(unreachable_patterns)]
@@ -132,7 +173,11 @@ impl ManageConnection for Manager {
                 ));
             }
         };
-        Ok(PooledConn { db, broken: false })
+        Ok(PooledConn {
+            db,
+            broken: false,
+            socket,
+        })
     }
 
     fn is_valid(&self, conn: &mut PooledConn) -> Result<(), ConnectionError> {
@@ -169,7 +214,8 @@ pub(crate) fn build(url: &str, config: &PoolConfig) -> Result<(Pool, Backend), D
     let manager = Manager {
         backend,
         url: url.to_owned(),
-        busy_timeout: config.connection_timeout,
+        connection_timeout: config.connection_timeout,
+        statement_timeout: config.statement_timeout,
     };
     let memory = backend == Backend::Sqlite && is_sqlite_memory(url);
     let max_size = if memory { 1 } else { config.max_size.max(1) };

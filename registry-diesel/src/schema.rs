@@ -37,5 +37,8 @@ diesel::table! {
         gmt_created -> Nullable<Timestamp>,
         /// When the row was last written, UTC.
         gmt_modified -> Nullable<Timestamp>,
+        /// The weight an operator set (`apply_settings`), which registrations keep; `NULL`
+        /// when the worker's weight applies. Not in DB-GPT's model, which ignores it.
+        operator_weight -> Nullable<Double>,
     }
 }

@@ -37,6 +37,15 @@ pub struct DieselStorage {
     url: String,
     /// Group commit of registers and heartbeats, on the server backends.
     batches: Option<[Batcher; 2]>,
+    /// Shuts down the socket of a statement past its deadline, on the server backends.
+    #[cfg(any(feature = "postgres", feature = "mysql"))]
+    watchdog: Option<crate::deadline::Watchdog>,
+    /// How long one statement may take (see [`PoolConfig::statement_timeout`]).
+    #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
+    statement_timeout: std::time::Duration,
+    /// The SQLite file the storage opened, checked before each statement.
+    #[cfg(feature = "sqlite")]
+    file: Option<crate::file_identity::FileIdentity>,
     /// Checkpoints a SQLite file's write-ahead log off the request path; stops when dropped.
     #[cfg(feature = "sqlite")]
     _checkpointer: Option<Checkpointer>,
@@ -72,12 +81,28 @@ impl DieselStorage {
                 Batcher::new(OnExisting::Heartbeat, leaders),
             ]
         });
+        #[cfg(any(feature = "postgres", feature = "mysql"))]
+        let watchdog = if backend == Backend::Sqlite {
+            None
+        } else {
+            let watchdog =
+                crate::deadline::Watchdog::start().map_err(|error| DieselError::Unavailable {
+                    url: redact_url(url),
+                    reason: format!("cannot start the statement deadline thread: {error}"),
+                })?;
+            Some(watchdog)
+        };
         let storage = Self {
             pool,
             backend,
+            #[cfg(any(feature = "postgres", feature = "mysql"))]
+            watchdog,
+            statement_timeout: config.statement_timeout,
             time_source: config.time_source,
             url: url.to_owned(),
             batches,
+            #[cfg(feature = "sqlite")]
+            file: None,
             #[cfg(feature = "sqlite")]
             _checkpointer: None,
         };
@@ -97,7 +122,11 @@ impl DieselStorage {
         }
         drop(conn);
         #[cfg(feature = "sqlite")]
-        let storage = storage.with_checkpointer()?;
+        let mut storage = storage.with_checkpointer()?;
+        #[cfg(feature = "sqlite")]
+        if backend == Backend::Sqlite {
+            storage.file = crate::file_identity::FileIdentity::of_url(url);
+        }
         Ok(storage)
     }
 
@@ -168,22 +197,45 @@ impl DieselStorage {
         mut statement: impl FnMut(&mut DbConn) -> QueryResult<R>,
         special: impl Fn(&QueryError) -> Option<StorageError>,
     ) -> Result<R, StorageError> {
+        #[cfg(feature = "sqlite")]
+        if let Some(file) = &self.file {
+            file.check()?;
+        }
         let mut conn = self.checkout()?;
+        #[cfg(any(feature = "postgres", feature = "mysql"))]
+        let ticket = self
+            .watchdog
+            .as_ref()
+            .zip(conn.socket)
+            .map(|(watchdog, socket)| watchdog.arm(socket, self.statement_timeout));
         let mut retries = 0;
-        loop {
+        let result = loop {
             match statement(&mut conn.db) {
-                Ok(value) => return Ok(value),
+                Ok(value) => break Ok(value),
                 Err(error) if is_retryable_conflict(&error) && retries < CONFLICT_RETRIES => {
                     retries += 1;
                 }
-                Err(error) => {
-                    if is_connection_lost(&error) {
-                        conn.broken = true;
-                    }
-                    return Err(special(&error).unwrap_or_else(|| self.storage_error(&error)));
-                }
+                Err(error) => break Err(error),
+            }
+        };
+        #[cfg(any(feature = "postgres", feature = "mysql"))]
+        if ticket.is_some_and(crate::deadline::Ticket::disarm) {
+            // The socket is shut down: whatever the statement returned, the connection is gone.
+            conn.broken = true;
+            if result.is_err() {
+                return Err(StorageError::Unavailable(format!(
+                    "`{}` did not answer within the statement timeout of {:?}",
+                    redact_url(&self.url),
+                    self.statement_timeout
+                )));
             }
         }
+        result.map_err(|error| {
+            if is_connection_lost(&error) {
+                conn.broken = true;
+            }
+            special(&error).unwrap_or_else(|| self.storage_error(&error))
+        })
     }
 
     pub(crate) fn storage_error(&self, error: &QueryError) -> StorageError {

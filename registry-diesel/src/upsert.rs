@@ -18,7 +18,8 @@ use crate::time::Now;
 pub(crate) enum OnExisting {
     /// Mark it healthy and beating now.
     Heartbeat,
-    /// As a heartbeat, and also take the instance's `weight` and `prompt_template`.
+    /// As a heartbeat, and also take the instance's `prompt_template`, and its `weight` unless
+    /// an operator pinned one (`operator_weight` is set).
     Register,
 }
 
@@ -122,8 +123,9 @@ const ON_CONFLICT: &str = " ON CONFLICT (model_name, host, port) DO UPDATE SET \
      healthy = excluded.healthy, last_heartbeat = excluded.last_heartbeat, \
      gmt_modified = excluded.gmt_modified";
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-const ON_CONFLICT_REGISTER: &str =
-    ", weight = excluded.weight, prompt_template = excluded.prompt_template";
+const ON_CONFLICT_REGISTER: &str = ", weight = COALESCE(\
+     dbgpt_cluster_registry_instance.operator_weight, excluded.weight), \
+     prompt_template = excluded.prompt_template";
 
 #[cfg(feature = "sqlite")]
 upsert_fragment!(diesel::sqlite::Sqlite, ON_CONFLICT, ON_CONFLICT_REGISTER);
@@ -138,7 +140,8 @@ upsert_fragment!(
     diesel::mysql::Mysql,
     " ON DUPLICATE KEY UPDATE healthy = VALUES(healthy), \
      last_heartbeat = VALUES(last_heartbeat), gmt_modified = VALUES(gmt_modified)",
-    ", weight = VALUES(weight), prompt_template = VALUES(prompt_template)"
+    ", weight = COALESCE(operator_weight, VALUES(weight)), \
+     prompt_template = VALUES(prompt_template)"
 );
 
 #[cfg(all(test, feature = "sqlite"))]

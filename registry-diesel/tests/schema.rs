@@ -105,13 +105,32 @@ backend_tests!(
 
 fn every_migration_goes_down_and_up_again(db: &TestDb) {
     let applied = run_migrations(&db.url).unwrap();
-    assert_eq!(applied.len(), 2);
+    assert_eq!(applied.len(), 3);
     assert!(run_migrations(&db.url).unwrap().is_empty());
     let full = db.schema();
     assert!(
         full.iter()
             .any(|line| line.contains("uk_registry_instance_key")),
         "{full:#?}"
+    );
+    assert!(
+        full.iter()
+            .any(|line| line.starts_with("column operator_weight ")),
+        "{full:#?}"
+    );
+
+    // The operator's weight column goes, and nothing else.
+    assert_eq!(
+        revert_last_migration(&db.url).unwrap().as_ref(),
+        applied.get(2)
+    );
+    let keyed = db.schema();
+    assert_eq!(
+        keyed,
+        full.iter()
+            .filter(|line| !line.starts_with("column operator_weight "))
+            .cloned()
+            .collect::<Vec<_>>()
     );
 
     assert_eq!(

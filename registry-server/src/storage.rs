@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use registry_core::{
-    InMemoryStorage, InstanceSettings, InstanceStorage, ModelInstance, ModelInstanceIdentifier,
+    HealthCounts, InMemoryStorage, InstanceSettings, InstanceStorage, ModelInstance, ModelInstanceIdentifier,
     QuerySpec, Storage, StorageError,
 };
 
@@ -105,6 +105,14 @@ impl InstanceStorage for AnyStorage {
         settings: &InstanceSettings,
     ) -> Result<bool, StorageError> {
         self.inner.apply_settings(id, settings)
+    }
+
+    fn count_by_health(&self) -> Result<HealthCounts, StorageError> {
+        self.inner.count_by_health()
+    }
+
+    fn check_ready(&self) -> Result<(), StorageError> {
+        self.inner.check_ready()
     }
 
     fn instances(

@@ -1,0 +1,1 @@
+ALTER TABLE dbgpt_cluster_registry_instance DROP COLUMN operator_weight;

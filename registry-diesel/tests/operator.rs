@@ -1,0 +1,131 @@
+//! Operator settings win over the worker's registrations, the health count, and input the
+//! core rejects, on every backend.
+
+mod common;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use common::TestDb;
+use registry_core::{
+    HealthCounts, InstanceSettings, InstanceStorage, ModelInstance, QuerySpec, RegistryError,
+    Storage, StorageModelRegistry, ValidationError,
+};
+
+fn start() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_750_000_000, 0).unwrap()
+}
+
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .build()
+        .unwrap()
+        .block_on(future)
+}
+
+backend_tests!(
+    operator_weight_and_enabled_survive_registrations,
+    an_enabled_change_leaves_the_weight_to_the_worker,
+    health_counts_group_the_rows,
+    control_characters_and_negative_weights_store_nothing,
+);
+
+fn operator_weight_and_enabled_survive_registrations(db: &TestDb) {
+    let storage = db.storage();
+    let mut worker = ModelInstance::new("m@llm", "h", 1);
+    worker.weight = 3.0;
+    storage.register(&worker, start()).unwrap();
+    let id = worker.identifier().unwrap();
+    let drain = InstanceSettings::new().weight(0.0).enabled(false);
+    assert!(storage.apply_settings(&id, &drain).unwrap());
+    for _ in 0..2 {
+        storage.register(&worker, start()).unwrap();
+        storage.heartbeat(&worker, start()).unwrap();
+        let stored = storage.load(&id).unwrap().unwrap();
+        assert_eq!((stored.weight, stored.enabled), (0.0, false));
+        assert!(stored.healthy);
+    }
+    // A second operator change is the one that is kept.
+    let restore = InstanceSettings::new().weight(2.0).enabled(true);
+    assert!(storage.apply_settings(&id, &restore).unwrap());
+    storage.register(&worker, start()).unwrap();
+    let stored = storage.load(&id).unwrap().unwrap();
+    assert_eq!((stored.weight, stored.enabled), (2.0, true));
+}
+
+fn an_enabled_change_leaves_the_weight_to_the_worker(db: &TestDb) {
+    let storage = db.storage();
+    let mut worker = ModelInstance::new("m@llm", "h", 1);
+    storage.register(&worker, start()).unwrap();
+    let id = worker.identifier().unwrap();
+    let disable = InstanceSettings::new().enabled(false);
+    assert!(storage.apply_settings(&id, &disable).unwrap());
+    worker.weight = 4.0;
+    storage.register(&worker, start()).unwrap();
+    let stored = storage.load(&id).unwrap().unwrap();
+    assert_eq!((stored.weight, stored.enabled), (4.0, false));
+}
+
+fn health_counts_group_the_rows(db: &TestDb) {
+    let storage = db.storage();
+    assert_eq!(storage.count_by_health().unwrap(), HealthCounts::default());
+    for port in 1..=5 {
+        let worker = ModelInstance::new("m@llm", "h", port);
+        storage.heartbeat(&worker, start()).unwrap();
+    }
+    storage.save(&ModelInstance::new("m@llm", "h", 9)).unwrap();
+    let first = ModelInstance::new("m@llm", "h", 1).identifier().unwrap();
+    storage.deregister(&first, false).unwrap();
+    let expected = HealthCounts {
+        healthy: 4,
+        unhealthy: 2,
+    };
+    assert_eq!(storage.count_by_health().unwrap(), expected);
+}
+
+fn control_characters_and_negative_weights_store_nothing(db: &TestDb) {
+    let storage = Arc::new(db.storage());
+    let registry = StorageModelRegistry::new(Arc::clone(&storage));
+    let negative = ModelInstance {
+        weight: -5.0,
+        ..ModelInstance::new("m", "h", 1)
+    };
+    let cases = [
+        (ModelInstance::new("m\u{0}", "h", 1), "model_name"),
+        (ModelInstance::new("m", "h\u{7}", 1), "host"),
+        (
+            ModelInstance {
+                prompt_template: Some("t\u{7F}".to_owned()),
+                ..ModelInstance::new("m", "h", 1)
+            },
+            "prompt_template",
+        ),
+        (negative, "weight"),
+    ];
+    block_on(async {
+        for (instance, field) in &cases {
+            for result in [
+                registry.register_instance(instance).await,
+                registry.send_heartbeat(instance).await,
+            ] {
+                match result {
+                    Err(RegistryError::Invalid(error)) => {
+                        assert_eq!(error.field(), *field, "{instance:?}");
+                    }
+                    other => panic!("{instance:?}: {other:?}"),
+                }
+            }
+        }
+    });
+    assert_eq!(storage.count(&QuerySpec::new()).unwrap(), 0);
+    let error = ModelInstance::new("m\u{0}", "h", 1)
+        .identifier()
+        .unwrap_err();
+    assert_eq!(
+        error,
+        ValidationError::ControlCharacter {
+            field: "model_name"
+        }
+    );
+}
