@@ -115,11 +115,18 @@ impl Tracer {
         }
     }
 
-    /// Spans written so far and spans dropped because the queue was full.
+    /// Spans every storage took so far and spans dropped because the queue was full (see
+    /// [`Tracer::failed`] for the spans a storage failed to take).
     pub(crate) fn counts(&self) -> (u64, u64) {
         self.container
             .as_ref()
             .map_or((0, 0), |c| (c.written_count(), c.dropped_count()))
+    }
+
+    /// Spans the span file failed to take (a full disk, say): counted neither as written nor
+    /// as dropped, and logged at most once a minute.
+    pub fn failed(&self) -> u64 {
+        self.container.as_ref().map_or(0, |c| c.failed_count())
     }
 
     /// Writes every queued span and stops the writer; spans opened later are dropped. Blocks

@@ -35,6 +35,15 @@ pub enum SpanStorageError {
     /// An exporter (such as the OTLP one) could not deliver spans.
     #[error("exporting spans: {0}")]
     Export(String),
+    /// A storage failed to store spans queued before a flush or shutdown (since the previous
+    /// one): the caller learns that not everything it traced was kept.
+    #[error("{spans} span(s) were not stored by every storage; last error: {last_error}")]
+    NotStored {
+        /// How many spans at least one storage failed to store.
+        spans: u64,
+        /// The last storage error seen, as text.
+        last_error: String,
+    },
     /// A storage panicked while being handed a batch.
     #[error("a span storage panicked: {0}")]
     Panicked(String),

@@ -43,10 +43,12 @@
 
 mod clock;
 mod container;
+mod detached;
 mod error;
 mod file;
 mod format;
 mod layer;
+mod limits;
 #[cfg(feature = "otlp")]
 mod otlp;
 mod propagation;
@@ -54,15 +56,18 @@ pub mod query;
 mod reader;
 mod span;
 mod storage;
+mod throttle;
 
 pub use clock::{Clock, DayBoundary, ManualClock, SystemClock};
-pub use container::{ContainerConfig, FullPolicy, SpanStorageContainer};
+pub use container::{ContainerConfig, FullPolicy, SpanCounts, SpanStorageContainer};
+pub use detached::{DetachedConfig, DetachedSpanStorage};
 pub use error::SpanStorageError;
 pub use file::{FileSpanStorage, FileStorageConfig};
 pub use format::{TIME_FORMAT, format_span_time, parse_span_time};
 pub use layer::{
     OPERATION_NAME_FIELD, PARENT_SPAN_ID_FIELD, SPAN_TYPE_FIELD, SpanLayer, current_span_id,
 };
+pub use limits::{METADATA_TRUNCATED_KEY, MetadataLimits, TRUNCATION_MARKER};
 #[cfg(feature = "otlp")]
 pub use otlp::{OtlpConfig, OtlpSpanStorage, to_otlp_json};
 pub use propagation::{TRACE_HEADER, parse_trace_header};

@@ -1,8 +1,9 @@
 //! Sending spans to an OpenTelemetry collector over OTLP/HTTP with JSON encoding.
 
-use crate::{Span, SpanStorage, SpanStorageError};
+use crate::{DetachedConfig, DetachedSpanStorage, Span, SpanStorage, SpanStorageError};
 use chrono::{Local, NaiveDateTime, TimeZone};
 use serde_json::{Map, Value, json};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The configuration of an [`OtlpSpanStorage`].
@@ -18,6 +19,9 @@ pub struct OtlpConfig {
     pub timeout: Duration,
     /// Extra request headers, e.g. an authorisation token.
     pub headers: Vec<(String, String)>,
+    /// How many spans may wait for the collector in [`OtlpSpanStorage::detached`]'s queue
+    /// (default 8,192); more are dropped and counted.
+    pub queue_capacity: usize,
 }
 
 impl OtlpConfig {
@@ -28,7 +32,20 @@ impl OtlpConfig {
             service_name: "unknown_service".to_owned(),
             timeout: Duration::from_secs(10),
             headers: Vec::new(),
+            queue_capacity: 8192,
         }
+    }
+
+    /// Sets the time limit of one export request.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sets the capacity of [`OtlpSpanStorage::detached`]'s queue.
+    pub fn queue_capacity(mut self, spans: usize) -> Self {
+        self.queue_capacity = spans;
+        self
     }
 
     /// Sets the service name.
@@ -51,6 +68,10 @@ impl OtlpConfig {
 /// OpenTelemetry Collector) with `POST /v1/traces`, JSON-encoded. Start records are skipped:
 /// OTLP carries complete spans only. Metadata becomes span attributes; the span type is the
 /// attribute `dbgpt.span_type`.
+///
+/// An export waits for the collector (up to `timeout`), so put it behind its own queue and
+/// thread with [`OtlpSpanStorage::detached`] rather than directly in a container: a slow
+/// collector then never holds up the container's other storages.
 #[derive(Debug)]
 pub struct OtlpSpanStorage {
     config: OtlpConfig,
@@ -71,6 +92,17 @@ impl OtlpSpanStorage {
             config,
             agent,
         }
+    }
+
+    /// The way to attach OTLP export to a container: a storage sending to the collector from
+    /// its own thread (`span-storage-otlp`) and bounded queue (`queue_capacity` spans; when
+    /// the collector is slower than the spans arrive, batches are dropped and counted).
+    pub fn detached(config: OtlpConfig) -> Result<DetachedSpanStorage, SpanStorageError> {
+        let detached = DetachedConfig::default()
+            .with_thread_name("span-storage-otlp")
+            .with_capacity(config.queue_capacity)
+            .with_drop_timeout(config.timeout);
+        DetachedSpanStorage::new(Arc::new(Self::new(config)), detached)
     }
 
     fn export(&self, spans: &[Span]) -> Result<(), SpanStorageError> {

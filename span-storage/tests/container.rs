@@ -315,15 +315,28 @@ fn a_failing_or_panicking_storage_does_not_stop_the_others() {
     for i in 0..20 {
         container.append(span(i));
     }
-    container.flush().expect("flush");
+    let err = container.flush().expect_err("two storages failed");
+    assert!(
+        matches!(err, SpanStorageError::NotStored { spans: 20, .. }),
+        "{err}"
+    );
     // The flush thread survived the panic and keeps working.
     for i in 20..25 {
         container.append(span(i));
     }
-    container.shutdown(LONG).expect("shutdown");
+    let err = container.shutdown(LONG).expect_err("still failing");
+    assert!(
+        matches!(err, SpanStorageError::NotStored { spans: 5, .. }),
+        "{err}"
+    );
     assert_eq!(before.len(), 25);
     assert_eq!(after.len(), 25);
     assert!(container.failed_writes() >= 2);
+    // Some storage missed every span: none counts as written.
+    assert_eq!(
+        (container.written_count(), container.failed_count()),
+        (0, 25)
+    );
 }
 
 #[test]

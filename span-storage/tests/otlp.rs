@@ -185,3 +185,50 @@ fn works_behind_the_container() {
     let expected: Vec<String> = spans.iter().map(|s| s.operation_name.clone()).collect();
     assert_eq!(names, expected);
 }
+
+/// A collector that accepts connections and never answers.
+fn hanging_collector() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            held.push(stream);
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[test]
+fn a_hanging_collector_behind_detached_never_holds_up_the_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("spans.jsonl");
+    let file: Arc<dyn SpanStorage> =
+        Arc::new(span_storage::FileSpanStorage::open(&path).expect("open"));
+    // A tiny export timeout keeps the test short; the file must not wait for it at all.
+    let config = OtlpConfig::new(hanging_collector()).timeout(std::time::Duration::from_millis(50));
+    let otlp = Arc::new(OtlpSpanStorage::detached(config).expect("detached"));
+    let container = SpanStorageContainer::new(
+        ContainerConfig::default().with_batch_size(5),
+        vec![otlp.clone(), file],
+    )
+    .expect("container");
+    for i in 0..25 {
+        container.append(Span::new_root(SpanType::Base, format!("op{i}")).end_record());
+    }
+    container.flush().expect("the file took everything");
+    assert_eq!(
+        span_storage::read_span_file(&path)
+            .expect("read")
+            .spans
+            .len(),
+        25
+    );
+    let err = otlp
+        .flush(std::time::Duration::from_secs(3600))
+        .expect_err("the collector never answered");
+    assert!(matches!(err, SpanStorageError::NotStored { .. }), "{err}");
+    assert_eq!(otlp.written_count(), 0);
+    assert_eq!(otlp.failed_count() + otlp.dropped_count(), 25);
+}

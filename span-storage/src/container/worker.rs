@@ -1,6 +1,7 @@
 //! The flush thread: takes spans off the queue and hands batches to the storages.
 
-use super::{CLOSED, Control, Shared};
+use super::{CLOSED, ContainerConfig, Control, Queued, Reply, Shared};
+use crate::throttle::WarningThrottle;
 use crate::{Span, SpanStorage, SpanStorageError};
 use crossbeam_channel::{Receiver, select};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -15,17 +16,45 @@ thread_local! {
 
 /// The flush thread's state.
 pub(super) struct Worker {
-    pub(super) data: Receiver<Span>,
-    pub(super) control: Receiver<Control>,
-    pub(super) storages: Vec<Arc<dyn SpanStorage>>,
-    pub(super) shared: Arc<Shared>,
-    pub(super) batch_size: usize,
-    pub(super) max_batch: usize,
-    pub(super) flush_interval: Duration,
-    pub(super) batch: Vec<Span>,
+    data: Receiver<Queued>,
+    control: Receiver<Control>,
+    storages: Vec<Arc<dyn SpanStorage>>,
+    shared: Arc<Shared>,
+    batch_size: usize,
+    max_batch: usize,
+    flush_interval: Duration,
+    batch: Vec<Span>,
+    /// The bytes of the budget the spans in `batch` hold.
+    batch_bytes: usize,
+    throttle: WarningThrottle,
+    /// Spans some storage failed to take since the last flush or shutdown answer, and the last
+    /// error: what the next answer reports.
+    unreported: Option<(u64, String)>,
 }
 
 impl Worker {
+    pub(super) fn new(
+        config: &ContainerConfig,
+        data: Receiver<Queued>,
+        control: Receiver<Control>,
+        storages: Vec<Arc<dyn SpanStorage>>,
+        shared: Arc<Shared>,
+    ) -> Self {
+        Self {
+            data,
+            control,
+            storages,
+            shared,
+            batch_size: config.batch_size.max(1),
+            max_batch: config.batch_size.max(super::MAX_DRAIN),
+            flush_interval: config.flush_interval,
+            batch: Vec::with_capacity(config.batch_size.max(1)),
+            batch_bytes: 0,
+            throttle: WarningThrottle::new(config.warning_interval),
+            unreported: None,
+        }
+    }
+
     pub(super) fn run(mut self) {
         ON_FLUSH_THREAD.with(|f| f.set(true));
         // When the pending spans must be written at the latest; `None` while nothing is pending.
@@ -60,11 +89,11 @@ impl Worker {
                         }
                         self.write();
                         deadline = None;
-                        let _ = reply.send(());
+                        self.answer(reply);
                     }
                     Ok(Control::Shutdown(reply)) => {
                         self.drain_for_shutdown();
-                        let _ = reply.send(());
+                        self.answer(reply);
                         return;
                     }
                     Err(_) => {
@@ -77,22 +106,22 @@ impl Worker {
                 continue;
             }
             match span {
-                Some(Ok(span)) => {
+                Some(Ok(queued)) => {
                     if self.batch.is_empty() {
                         deadline = Some(Instant::now() + self.flush_interval);
                     }
-                    self.batch.push(span);
+                    self.take(queued);
                     // Take what is already queued without going back to `select!`.
                     while self.batch.len() < self.batch_size {
                         match self.data.try_recv() {
-                            Ok(span) => self.batch.push(span),
+                            Ok(queued) => self.take(queued),
                             Err(_) => break,
                         }
                     }
                     if self.batch.len() >= self.batch_size {
                         while self.batch.len() < self.max_batch {
                             match self.data.try_recv() {
-                                Ok(span) => self.batch.push(span),
+                                Ok(queued) => self.take(queued),
                                 Err(_) => break,
                             }
                         }
@@ -108,8 +137,13 @@ impl Worker {
         }
     }
 
-    fn push(&mut self, span: Span) {
-        self.batch.push(span);
+    fn take(&mut self, queued: Queued) {
+        self.batch.push(queued.span);
+        self.batch_bytes += queued.bytes;
+    }
+
+    fn push(&mut self, queued: Queued) {
+        self.take(queued);
         if self.batch.len() >= self.max_batch {
             self.write();
         }
@@ -125,6 +159,8 @@ impl Worker {
             if self.shared.state.load(Ordering::Acquire) & !CLOSED == 0 && self.data.is_empty() {
                 break;
             }
+            // An append may be waiting for bytes that only writing the batch gives back.
+            self.write();
             // An append that passed the closed check is about to send (or is blocked on a full
             // queue, which the loop above empties).
             std::thread::yield_now();
@@ -132,25 +168,53 @@ impl Worker {
         self.write();
     }
 
-    /// Hands the batch to every storage; a failure of one is logged and counted.
+    /// Hands the batch to every storage; a failure of one is logged (rate-limited) and
+    /// counted, and the batch's spans are counted as failed rather than written.
     fn write(&mut self) {
         if self.batch.is_empty() {
             return;
         }
+        let spans = self.batch.len() as u64;
+        let mut failure = None;
         for storage in &self.storages {
-            let result = catch_unwind(AssertUnwindSafe(|| storage.append_spans(&self.batch)));
-            let error = match result {
-                Ok(Ok(())) => continue,
-                Ok(Err(e)) => e,
-                Err(panic) => SpanStorageError::Panicked(panic_message(&panic)),
-            };
-            self.shared.failed.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(error = %error, spans = self.batch.len(), "a span storage failed; the other storages still got the batch");
+            if let Err(error) = store(storage.as_ref(), &self.batch) {
+                self.shared.failed_writes.fetch_add(1, Ordering::Relaxed);
+                if let Some(suppressed) = self.throttle.admit(Instant::now()) {
+                    tracing::warn!(error = %error, spans, suppressed_warnings = suppressed, "a span storage failed; the other storages still got the batch");
+                }
+                failure = Some(error.to_string());
+            }
         }
-        self.shared
-            .written
-            .fetch_add(self.batch.len() as u64, Ordering::Relaxed);
+        match failure {
+            None => self.shared.written.fetch_add(spans, Ordering::Relaxed),
+            Some(error) => {
+                let unreported = self.unreported.get_or_insert((0, String::new()));
+                unreported.0 += spans;
+                unreported.1 = error;
+                self.shared.failed_spans.fetch_add(spans, Ordering::Relaxed)
+            }
+        };
         self.batch.clear();
+        self.shared
+            .bytes
+            .give_back(std::mem::take(&mut self.batch_bytes));
+    }
+
+    /// Answers a flush or shutdown: `Ok`, or the spans that failed since the last answer.
+    fn answer(&mut self, reply: Reply) {
+        let result = match self.unreported.take() {
+            None => Ok(()),
+            Some((spans, last_error)) => Err(SpanStorageError::NotStored { spans, last_error }),
+        };
+        let _ = reply.send(result);
+    }
+}
+
+/// Hands `spans` to `storage`, turning a panic into an error.
+pub(crate) fn store(storage: &dyn SpanStorage, spans: &[Span]) -> Result<(), SpanStorageError> {
+    match catch_unwind(AssertUnwindSafe(|| storage.append_spans(spans))) {
+        Ok(result) => result,
+        Err(panic) => Err(SpanStorageError::Panicked(panic_message(&panic))),
     }
 }
 

@@ -1,11 +1,13 @@
 //! JSON-lines span files with a daily rollover, as DB-GPT writes them.
 
+mod repair;
+
 use crate::clock::{Clock, DayBoundary, SystemClock};
 use crate::{Span, SpanStorage, SpanStorageError};
 use chrono::{DateTime, NaiveDate, Utc};
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -75,7 +77,9 @@ impl FileStorageConfig {
 /// - a batch is one `write` call on a file kept open, not one open per batch (a file moved
 ///   away by another program keeps receiving lines until the next rollover or write error
 ///   reopens the path);
-/// - a failed rollover is logged and the lines go on to the current file.
+/// - a failed rollover is logged and the lines go on to the current file;
+/// - a batch whose write fails (a full disk) is taken back out of the file, so the file only
+///   ever holds whole lines and the next batch starts on a fresh line (see `repair`).
 pub struct FileSpanStorage {
     config: FileStorageConfig,
     inner: Mutex<Inner>,
@@ -86,6 +90,8 @@ struct Inner {
     /// The day the lines in the current file belong to.
     day: NaiveDate,
     buf: Vec<u8>,
+    /// The last failed write left a partial line that could not be cut away.
+    mid_line: bool,
 }
 
 impl fmt::Debug for FileSpanStorage {
@@ -123,6 +129,7 @@ impl FileSpanStorage {
                 file: Some(file),
                 day,
                 buf: Vec::with_capacity(64 * 1024),
+                mid_line: false,
             }),
         })
     }
@@ -152,7 +159,12 @@ impl FileSpanStorage {
             }
             inner.day = today;
         }
-        let Inner { file, buf, .. } = &mut *inner;
+        let Inner {
+            file,
+            buf,
+            mid_line,
+            ..
+        } = &mut *inner;
         buf.clear();
         for span in spans {
             span.write_json_line(buf)?;
@@ -162,7 +174,7 @@ impl FileSpanStorage {
             Some(f) => f,
             None => file.insert(open_append(path)?),
         };
-        if let Err(e) = f.write_all(buf) {
+        if let Err(e) = repair::append_whole_lines(f, buf, mid_line) {
             // Reopen on the next batch: the file may have been removed or the disk remounted.
             *file = None;
             return Err(SpanStorageError::io("writing", path, e));
