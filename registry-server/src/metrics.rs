@@ -159,6 +159,7 @@ pub(crate) struct Gauges {
     pub(crate) unhealthy: u64,
     pub(crate) spans_written: u64,
     pub(crate) spans_dropped: u64,
+    pub(crate) spans_failed: u64,
 }
 
 impl Metrics {
@@ -374,6 +375,11 @@ fn render_registry(out: &mut String, gauges: &Gauges) {
             "registry_spans_dropped_total",
             "Trace spans dropped because the queue was full.",
             gauges.spans_dropped,
+        ),
+        (
+            "registry_spans_failed_total",
+            "Trace spans a span storage failed to write (a full disk, a failing exporter).",
+            gauges.spans_failed,
         ),
     ];
     for (name, help, value) in counters {

@@ -127,6 +127,7 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
         stats: registry.stats(),
         spans_written,
         spans_dropped,
+        spans_failed: state.tracer().failed(),
         ..Gauges::default()
     };
     if let Some(counts) = crate::health::storage_counts(&state).await {

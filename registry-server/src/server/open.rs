@@ -62,7 +62,8 @@ pub fn open_storage(settings: &Settings) -> Result<AnyStorage, ServerError> {
     }
     let config = PoolConfig::default()
         .with_max_size(settings.effective_pool_size())
-        .with_connection_timeout(settings.pool_timeout);
+        .with_connection_timeout(settings.pool_timeout)
+        .with_statement_timeout(settings.statement_timeout);
     let storage = DieselStorage::connect(url, config).map_err(|error| {
         if worth_waiting(backend, &error) {
             ServerError::StorageUnavailable {
