@@ -124,19 +124,27 @@ async fn appended_traces_show_up_and_concurrent_calls_agree() {
         .collect();
     let mut answers = Vec::new();
     for handle in calls {
-        answers.push(handle.await.unwrap());
+        let answer = handle.await.unwrap();
+        assert_eq!(answer.status, 200, "{}", answer.text);
+        // The calls are traced themselves, into the same folder, as they land: leave those out.
+        let written: Vec<serde_json::Value> = answer
+            .json
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["root_operation"] != "DB-GPT-ModelController")
+            .cloned()
+            .collect();
+        answers.push(written);
     }
     for answer in &answers {
-        assert_eq!(answer.status, 200, "{}", answer.text);
-        assert_eq!(answer.json, answers[0].json);
+        assert_eq!(answer, &answers[0]);
     }
     let ids: Vec<&str> = answers[0]
-        .json
-        .as_array()
-        .unwrap()
         .iter()
         .map(|t| t["trace_id"].as_str().unwrap())
         .collect();
+    assert_eq!(ids.len(), 2);
     assert!(ids.contains(&first.trace_id.as_str()));
     assert!(ids.contains(&root.trace_id.as_str()));
     let uri = format!("/api/traces/{}", root.trace_id);
