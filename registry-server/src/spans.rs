@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
+use span_storage::query::{SharedSpanTail, WindowLimits};
 use span_storage::{
     ContainerConfig, FileSpanStorage, FullPolicy, Span, SpanStorage, SpanStorageContainer,
     SpanStorageError, SpanType,
@@ -33,6 +34,8 @@ const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Tracer {
     container: Option<Arc<SpanStorageContainer>>,
     file: Option<PathBuf>,
+    /// The recent spans of the span file's folder, read incrementally for the traces API.
+    recent: Option<Arc<SharedSpanTail>>,
 }
 
 impl std::fmt::Debug for Tracer {
@@ -67,6 +70,7 @@ impl Tracer {
         Self {
             container: Some(container),
             file: None,
+            recent: None,
         }
     }
 
@@ -86,7 +90,22 @@ impl Tracer {
             .with_full_policy(FullPolicy::Drop);
         let mut tracer = Self::new(Arc::new(SpanStorageContainer::new(config, vec![file])?));
         tracer.file = Some(path.to_path_buf());
+        let folder = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        tracer.recent = Some(Arc::new(SharedSpanTail::new(
+            folder,
+            WindowLimits::default(),
+        )));
         Ok(tracer)
+    }
+
+    /// The recent spans of every span file in the folder of [`Tracer::span_file`] (its rolled
+    /// files included), read incrementally into a bounded window: what the traces API serves.
+    /// `None` when this tracer writes no file.
+    pub fn recent_spans(&self) -> Option<&Arc<SharedSpanTail>> {
+        self.recent.as_ref()
     }
 
     /// The span file this tracer writes, if it writes one; its daily rolled files are beside it.

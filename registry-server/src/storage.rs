@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use registry_core::{
-    HealthCounts, InMemoryStorage, InstanceSettings, InstanceStorage, ModelInstance, ModelInstanceIdentifier,
-    QuerySpec, Storage, StorageError,
+    HealthCounts, InMemoryStorage, InstanceSettings, InstanceStorage, ModelInstance,
+    ModelInstanceIdentifier, QuerySpec, Storage, StorageError,
 };
 
 /// Whichever storage the configuration names: in memory or a SQL database.

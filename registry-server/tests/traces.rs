@@ -99,3 +99,55 @@ async fn limits_unknown_traces_and_no_tracing() {
     assert_eq!(empty.status, 200);
     assert_eq!(empty.json, serde_json::json!([]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appended_traces_show_up_and_concurrent_calls_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first, _) = write_trace(dir.path(), "dbgpt_webserver_tracer.jsonl");
+    let router = router_over(dir.path());
+    let list = call(&router, "GET", "/api/traces", None, &[]).await;
+    assert_eq!(list.json.as_array().unwrap().len(), 1);
+
+    // More lines appended to the same file after the first call: read on the next one.
+    let root = Span::new_root(SpanType::Chat, "later_chat");
+    let path = dir.path().join("dbgpt_webserver_tracer.jsonl");
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str(&(root.to_json_line() + "\n"));
+    text.push_str(&(root.end_record().to_json_line() + "\n"));
+    std::fs::write(&path, text).unwrap();
+
+    let calls: Vec<_> = (0..6)
+        .map(|_| {
+            let router = router.clone();
+            tokio::spawn(async move { call(&router, "GET", "/api/traces", None, &[]).await })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for handle in calls {
+        let answer = handle.await.unwrap();
+        assert_eq!(answer.status, 200, "{}", answer.text);
+        // The calls are traced themselves, into the same folder, as they land: leave those out.
+        let written: Vec<serde_json::Value> = answer
+            .json
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["root_operation"] != "DB-GPT-ModelController")
+            .cloned()
+            .collect();
+        answers.push(written);
+    }
+    for answer in &answers {
+        assert_eq!(answer, &answers[0]);
+    }
+    let ids: Vec<&str> = answers[0]
+        .iter()
+        .map(|t| t["trace_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert!(ids.contains(&first.trace_id.as_str()));
+    assert!(ids.contains(&root.trace_id.as_str()));
+    let uri = format!("/api/traces/{}", root.trace_id);
+    let trace = call(&router, "GET", &uri, None, &[]).await;
+    assert_eq!(trace.json["rows"][0]["operation_name"], "later_chat");
+}

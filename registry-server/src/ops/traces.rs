@@ -1,8 +1,10 @@
 //! The traces API, over the span files in the folder of this server's span file:
 //! `GET /api/traces[?limit=N]` (recent traces, newest first) and `GET /api/traces/{trace_id}`
-//! (one trace as a waterfall, with its text tree).
+//! (one trace as a waterfall, with its text tree). Both answer from the tracer's window of
+//! recent spans ([`crate::Tracer::recent_spans`]), which reads only what was appended to the
+//! files since the last call.
 
-use std::path::PathBuf;
+use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
@@ -10,7 +12,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use span_storage::Span;
-use span_storage::query::{TraceTree, load_spans, trace_summaries};
+use span_storage::query::{TraceTree, trace_summaries};
 
 use crate::AppState;
 use crate::error::AppError;
@@ -23,28 +25,17 @@ pub(crate) struct TracesQuery {
     limit: Option<String>,
 }
 
-/// Every span in the span folder; none when tracing is off or nothing was written yet.
-async fn spans(state: &AppState) -> Result<Vec<Span>, AppError> {
-    let Some(folder) = span_folder(state) else {
-        return Ok(Vec::new());
+/// The recent spans of the span folder (a bounded window, read incrementally); none when
+/// tracing is off or nothing was written yet. The files are read on a blocking thread, and
+/// concurrent calls share one read.
+async fn spans(state: &AppState) -> Result<Arc<Vec<Span>>, AppError> {
+    let Some(recent) = state.tracer().recent_spans().cloned() else {
+        return Ok(Arc::default());
     };
-    if !folder.is_dir() {
-        return Ok(Vec::new());
-    }
-    let loaded = tokio::task::spawn_blocking(move || load_spans(&[folder]))
+    tokio::task::spawn_blocking(move || recent.refresh())
         .await
         .map_err(|error| AppError::Internal(error.to_string()))?
-        .map_err(|error| AppError::Internal(format!("cannot read span files: {error}")))?;
-    Ok(loaded.spans)
-}
-
-/// The folder holding this server's span file (its rolled files are beside it).
-fn span_folder(state: &AppState) -> Option<PathBuf> {
-    let file = state.tracer().span_file()?;
-    Some(match file.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
-        _ => PathBuf::from("."),
-    })
+        .map_err(|error| AppError::Internal(format!("cannot read span files: {error}")))
 }
 
 /// `GET /api/traces[?limit=N]`: trace summaries, newest first.

@@ -30,7 +30,7 @@ pub struct ContainerConfig {
     /// (default 10 s, as DB-GPT).
     pub flush_interval: Duration,
     /// How many spans the queue holds (default 16,384). The queue is allocated up front
-    /// (about 170 bytes a span), and at the flush thread's pace this absorbs a stall of the
+    /// (about 180 bytes a span), and at the flush thread's pace this absorbs a stall of the
     /// storages of tens of milliseconds at full load.
     pub capacity: usize,
     /// How many bytes the spans queued and being written may take together (default 16 MiB),

@@ -58,7 +58,7 @@ pub fn load_spans(paths: &[PathBuf]) -> Result<LoadedSpans, SpanStorageError> {
     Ok(loaded)
 }
 
-fn expand(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), SpanStorageError> {
+pub(crate) fn expand(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), SpanStorageError> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     if name.contains(['*', '?']) && !path.exists() {
         let dir = match path.parent() {
@@ -138,18 +138,24 @@ pub fn merge_records(records: impl IntoIterator<Item = Span>) -> Vec<Span> {
             continue;
         };
         let (span, has_start) = &mut merged[at];
-        if record.is_start_record() {
-            if !*has_start {
-                // The end record came first: the start record's fields win, the end stays.
-                let end = std::mem::replace(span, record);
-                lay_end_over(span, end);
-                *has_start = true;
-            }
-        } else {
-            lay_end_over(span, record);
-        }
+        merge_record(span, has_start, record);
     }
     merged.into_iter().map(|(span, _)| span).collect()
+}
+
+/// Merges one more record of `span` into it, as [`merge_records`] does; `has_start` says
+/// whether the start record is in already.
+pub(crate) fn merge_record(span: &mut Span, has_start: &mut bool, record: Span) {
+    if record.is_start_record() {
+        if !*has_start {
+            // The end record came first: the start record's fields win, the end stays.
+            let end = std::mem::replace(span, record);
+            lay_end_over(span, end);
+            *has_start = true;
+        }
+    } else {
+        lay_end_over(span, record);
+    }
 }
 
 fn lay_end_over(span: &mut Span, end: Span) {

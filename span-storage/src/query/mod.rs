@@ -8,6 +8,9 @@
 //! - [`TraceTree`] is one trace as a tree ([`TraceTree::render_text`]) or a waterfall
 //!   ([`TraceTree::waterfall`]).
 //! - [`trace_summaries`] lists traces, newest first.
+//! - [`SpanTail`] (and [`SharedSpanTail`], for concurrent callers) reads span files
+//!   incrementally into a bounded window of recent spans, for a view that is asked again and
+//!   again.
 //!
 //! ```
 //! use span_storage::query::{OutputFormat, SpanFilter, TraceTree, load_spans, render_list};
@@ -34,11 +37,17 @@
 mod filter;
 mod load;
 mod output;
+mod shared_tail;
 mod summary;
+mod tail;
 mod tree;
+mod window;
 
 pub use filter::{DEFAULT_LIST_LIMIT, SpanFilter};
 pub use load::{LoadedSpans, load_spans, merge_records};
 pub use output::{OutputFormat, UnknownOutputFormat, render_list};
+pub use shared_tail::SharedSpanTail;
 pub use summary::{TraceSummary, trace_summaries};
+pub use tail::{SpanTail, TailRefresh};
 pub use tree::{TraceNode, TraceTree, WaterfallRow};
+pub use window::WindowLimits;
