@@ -14,6 +14,7 @@ mod bench;
 mod cmd;
 mod e2e;
 mod ha;
+mod harness;
 mod interop;
 mod peer;
 
