@@ -22,7 +22,11 @@ pub(crate) fn build_server() -> Result<PathBuf> {
         "--features",
         "registry-diesel/postgres,registry-diesel/mysql",
     ])?;
-    Ok(cmd::workspace_root().join("target/release/registry-server"))
+    // Cargo builds into CARGO_TARGET_DIR when it is set (relative to the workspace root, the
+    // current directory here).
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| cmd::workspace_root().join("target"), PathBuf::from);
+    Ok(target.join("release/registry-server"))
 }
 
 /// A loopback address no one listens on now.
@@ -65,7 +69,7 @@ impl Server {
         address: SocketAddr,
         dir: Option<TempDir>,
     ) -> Result<Self> {
-        let server = Self::spawn_unchecked(command, address, dir)?;
+        let mut server = Self::spawn_unchecked(command, address, dir)?;
         server.wait_until_ready()?;
         Ok(server)
     }
@@ -87,9 +91,12 @@ impl Server {
         })
     }
 
-    fn wait_until_ready(&self) -> Result<()> {
+    fn wait_until_ready(&mut self) -> Result<()> {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait()? {
+                bail!("registry-server exited at start with {status}");
+            }
             if let Ok(mut connection) = Connection::open(self.address, Duration::from_secs(1)) {
                 if connection.get("/api/health").is_ok_and(|r| r.status == 200) {
                     return Ok(());
