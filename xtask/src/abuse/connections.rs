@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 use super::Suite;
-use super::fixture::{Storage, Store, slowest_fresh_health};
+use super::fixture::{Storage, Store, check_fresh_health};
 use super::report::Report;
 use crate::harness::http::{Connection, instance_body};
 use crate::harness::raise_open_files_limit;
@@ -34,12 +34,7 @@ pub(crate) fn slowloris(suite: &Suite, storage: Storage, report: &mut Report) ->
     }
     let all_open = Instant::now();
     report.note(&format!("{SLOW} connections hold a partial request header"));
-    let slowest = slowest_fresh_health(server.address, 5)?;
-    report.within(
-        "/api/health (slowest of 5 new clients) answered in",
-        slowest,
-        FRESH_CLIENT_BOUND,
-    );
+    check_fresh_health(report, server.address, FRESH_CLIENT_BOUND);
     let check_at = all_open + HEADER_TIMEOUT + SLACK;
     std::thread::sleep(check_at.saturating_duration_since(Instant::now()));
     let still_open = slow.iter().filter(|stream| is_open(stream)).count();
@@ -95,12 +90,7 @@ pub(crate) fn idle_fd(suite: &Suite, storage: Storage, report: &mut Report) -> R
         "{IDLE} keep-alive connections sent one request each: {answered} answered, {closed} closed by the server, {} unanswered; all left open and idle",
         IDLE - answered - closed
     ));
-    let slowest = slowest_fresh_health(server.address, 5)?;
-    report.within(
-        "/api/health (slowest of 5 new clients) answered in",
-        slowest,
-        FRESH_CLIENT_BOUND,
-    );
+    check_fresh_health(report, server.address, FRESH_CLIENT_BOUND);
     Ok(())
 }
 

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 use super::Suite;
+use super::report::Report;
 use crate::harness::database::{Backend, Database};
 use crate::harness::http::{Connection, Request, Response};
 use crate::harness::server::{Server, free_address, serve_command};
@@ -161,6 +162,21 @@ pub(crate) fn slowest_fresh_health(address: SocketAddr, tries: usize) -> Result<
         slowest = slowest.max(took);
     }
     Ok(slowest)
+}
+
+/// Records how long the slowest of 5 new clients waited for `GET /api/health` against `bound`
+/// (a client that got no 200 answer breaks it).
+pub(crate) fn check_fresh_health(report: &mut Report, address: SocketAddr, bound: Duration) {
+    let what = "/api/health (slowest of 5 new clients) answered in";
+    match slowest_fresh_health(address, 5) {
+        Ok(slowest) => report.within(what, slowest, bound),
+        Err(error) => report.holds(
+            "/api/health from a new client",
+            &format!("failed: {error:#}"),
+            &format!("200 within {} ms", bound.as_millis()),
+            false,
+        ),
+    }
 }
 
 /// A register body for one instance.

@@ -30,7 +30,8 @@ pub(crate) fn oversized(suite: &Suite, storage: Storage, report: &mut Report) ->
         ("GET", "/api/health"),
     ];
     for (method, path) in routes {
-        let mut connection = Connection::open(server.address, Duration::from_secs(5))?;
+        // Twice the bound: long enough to tell a late answer from none.
+        let mut connection = Connection::open(server.address, 2 * BOUND)?;
         let head = format!(
             "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\n\r\n",
             server.address
