@@ -2,8 +2,7 @@
 //! past the server's file-descriptor limit, and clients that never read a large listing.
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::sync::Arc;
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -11,7 +10,8 @@ use anyhow::{Context, Result, bail};
 use super::Suite;
 use super::fixture::{Storage, Store, check_fresh_health};
 use super::report::Report;
-use crate::harness::http::{Connection, instance_body};
+use crate::harness::http::Connection;
+use crate::harness::load::register_fleet;
 use crate::harness::raise_open_files_limit;
 
 const FRESH_CLIENT_BOUND: Duration = Duration::from_secs(1);
@@ -185,37 +185,5 @@ pub(crate) fn non_reading_listing(
         "MiB",
     );
     drop(stalled);
-    Ok(())
-}
-
-/// Registers instances `0..count` by heartbeat from 8 keep-alive connections.
-pub(crate) fn register_fleet(address: SocketAddr, count: usize) -> Result<()> {
-    const THREADS: usize = 8;
-    let failures = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let threads: Vec<_> = (0..THREADS)
-        .map(|t| {
-            let failures = Arc::clone(&failures);
-            std::thread::spawn(move || -> Result<()> {
-                let mut connection = Connection::open(address, Duration::from_secs(10))?;
-                for i in (t..count).step_by(THREADS) {
-                    let answer =
-                        connection.post_json("/api/controller/heartbeat", &instance_body(i))?;
-                    if answer.status != 200 {
-                        failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    }
-                }
-                Ok(())
-            })
-        })
-        .collect();
-    for thread in threads {
-        thread
-            .join()
-            .map_err(|_| anyhow::anyhow!("a registering thread panicked"))??;
-    }
-    let failures = failures.load(std::sync::atomic::Ordering::Relaxed);
-    if failures > 0 {
-        bail!("{failures} of {count} registering heartbeats were refused");
-    }
     Ok(())
 }

@@ -1,6 +1,6 @@
-//! 5. The database hangs (a frozen proxy keeps its sockets open and forwards nothing): every
-//! route still answers within the pool and statement timeouts, and the server recovers by
-//! itself when the database comes back.
+//! Scenario 5: the database hangs (a frozen proxy keeps its sockets open and forwards
+//! nothing); every route still answers within the pool and statement timeouts, and the server
+//! recovers by itself when the database comes back.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

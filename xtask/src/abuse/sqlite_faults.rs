@@ -142,7 +142,7 @@ pub(crate) fn immutable(suite: &Suite, storage: Storage, report: &mut Report) ->
     }
     let probe = store.dir().join("chattr-probe");
     std::fs::write(&probe, b"probe")?;
-    if !chattr("+i", &[probe.clone()]) {
+    if !chattr("+i", std::slice::from_ref(&probe)) {
         report.skip("chattr +i does not work on this filesystem");
         return Ok(());
     }

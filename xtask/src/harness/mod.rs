@@ -3,6 +3,7 @@
 
 pub(crate) mod database;
 pub(crate) mod http;
+pub(crate) mod load;
 pub(crate) mod server;
 pub(crate) mod tempdir;
 
