@@ -7,13 +7,16 @@
 //! cargo xtask interop  # DB-GPT's own Python client against registry-server
 //! cargo xtask e2e      # the dashboard in headless Chromium against registry-server
 //! cargo xtask ha       # several servers on one database: the fault suite
+//! cargo xtask abuse    # hostile clients and failing storage against the release binary
 //! ```
 
+mod abuse;
 mod backends;
 mod bench;
 mod cmd;
 mod e2e;
 mod ha;
+mod harness;
 mod interop;
 mod peer;
 
@@ -57,6 +60,16 @@ enum Task {
         #[arg(long)]
         backend: Option<String>,
     },
+    /// The abuse and fault suite: the release registry-server against slow, idle, oversized
+    /// and malformed clients and against storage that hangs, vanishes or turns read-only.
+    Abuse {
+        /// Run only the scenarios whose name contains this.
+        #[arg(long)]
+        only: Option<String>,
+        /// Run the storage scenarios on one backend only: sqlite, postgres or mysql.
+        #[arg(long)]
+        backend: Option<String>,
+    },
 }
 
 fn main() -> Result<()> {
@@ -76,6 +89,7 @@ fn main() -> Result<()> {
         Task::Interop => interop::run(),
         Task::E2e => e2e::run(),
         Task::Ha { only, backend } => ha::run(&ha::Selection::new(only, backend)?),
+        Task::Abuse { only, backend } => abuse::run(&abuse::Selection::new(only, backend)?),
     }
 }
 
@@ -96,6 +110,7 @@ fn ci() -> Result<()> {
     interop::run()?;
     e2e::run()?;
     ha::run(&ha::Selection::new(None, None)?)?;
+    abuse::run(&abuse::Selection::new(None, None)?)?;
     println!("xtask ci: all checks passed");
     Ok(())
 }

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::http::{Connection, instance_body};
+pub(crate) use crate::harness::load::LoadReport;
 
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -40,37 +41,6 @@ impl Fleet {
 
     pub(crate) fn finish(&self) {
         self.finish.store(true, Ordering::SeqCst);
-    }
-}
-
-/// What one worker thread saw.
-#[derive(Default)]
-pub(crate) struct LoadReport {
-    pub(crate) sent: u64,
-    pub(crate) failed_attempts: u64,
-    pub(crate) lost: u64,
-    pub(crate) latencies_us: Vec<u32>,
-}
-
-impl LoadReport {
-    pub(crate) fn merge(reports: Vec<LoadReport>) -> LoadReport {
-        let mut all = LoadReport::default();
-        for report in reports {
-            all.sent += report.sent;
-            all.failed_attempts += report.failed_attempts;
-            all.lost += report.lost;
-            all.latencies_us.extend(report.latencies_us);
-        }
-        all.latencies_us.sort_unstable();
-        all
-    }
-
-    pub(crate) fn percentile_ms(&self, p: f64) -> f64 {
-        if self.latencies_us.is_empty() {
-            return 0.0;
-        }
-        let rank = ((self.latencies_us.len() as f64 - 1.0) * p).round() as usize;
-        f64::from(self.latencies_us[rank]) / 1000.0
     }
 }
 

@@ -3,10 +3,11 @@
 //! own server processes, and removes both when it ends, also when it fails.
 
 mod cluster;
-mod http;
 mod load;
 mod probe;
 mod scenarios;
+
+use crate::harness::http;
 
 use anyhow::{Result, bail};
 

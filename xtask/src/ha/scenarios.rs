@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 
-use super::cluster::{Backend, Database, Server, ServerOptions};
+use super::cluster::{self, Backend, Database, Server, ServerOptions};
 use super::http::{Connection, instance_body};
 use super::load::{self, FailoverClient, Fleet, LoadReport};
 use super::probe;
@@ -66,7 +66,7 @@ fn start_servers(
     options: &ServerOptions,
 ) -> Result<Vec<Server>> {
     (0..count)
-        .map(|_| Server::start(binary, &database.url(), options, &[]))
+        .map(|_| cluster::start_server(binary, &database.url(), options, &[]))
         .collect()
 }
 
@@ -231,13 +231,13 @@ fn clock_skew(binary: &Path, backend: Backend) -> Result<String> {
     let database = Database::create(backend, "skew")?;
     let options = options("1s", "4s");
     let servers = vec![
-        Server::start(
+        cluster::start_server(
             binary,
             &database.url(),
             &options,
             &["--clock-offset-ms=30000".to_owned()],
         )?,
-        Server::start(
+        cluster::start_server(
             binary,
             &database.url(),
             &options,

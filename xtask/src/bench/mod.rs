@@ -1,6 +1,8 @@
 //! `cargo xtask bench`: every crate's figures, each beside DB-GPT's figure for the same work,
 //! measured in the same run.
 
+mod interference;
+
 use std::process::Command;
 
 use anyhow::Result;
@@ -49,6 +51,7 @@ pub(crate) fn run(with_peer: bool) -> Result<()> {
         args.extend(["--features", features.as_str()]);
     }
     cmd::cargo(&args)?;
+    interference::run()?;
     Ok(())
 }
 

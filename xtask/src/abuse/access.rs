@@ -1,0 +1,201 @@
+//! The token: what unauthenticated clients can make the server store, and the ways a
+//! client may present it.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+use super::Suite;
+use super::fixture::{Storage, Store, register_body, timed};
+use super::report::Report;
+use crate::harness::http::{Connection, Request};
+use crate::harness::server::{Server, free_address, serve_command};
+
+const TOKEN: &str = "abuse-token";
+
+/// 4. 2,000 unauthenticated GETs of a 60,000-character path: bounded spans and memory.
+pub(crate) fn span_amplification(
+    suite: &Suite,
+    storage: Storage,
+    report: &mut Report,
+) -> Result<()> {
+    const REQUESTS: usize = 2_000;
+    const PATH_LENGTH: usize = 60_000;
+    const THREADS: usize = 4;
+    let store = Store::new(storage, "span-amplification")?;
+    let server = store.start(suite, &["--token", TOKEN, "--span-flush-interval", "100ms"])?;
+    let spans = store.span_file();
+    let span_bytes = || std::fs::metadata(&spans).map_or(0, |m| m.len());
+    std::thread::sleep(Duration::from_millis(300));
+    let (bytes_before, rss_before) = (span_bytes(), server.rss_kib()?);
+    let prefix = "/api/controller/models/";
+    let path = format!("{prefix}{}", "a".repeat(PATH_LENGTH - prefix.len()));
+    let address = server.address;
+    let threads: Vec<_> = (0..THREADS)
+        .map(|_| {
+            let path = path.clone();
+            std::thread::spawn(move || -> Result<Vec<u16>> {
+                let mut statuses = Vec::new();
+                let mut connection = None;
+                for _ in 0..REQUESTS / THREADS {
+                    let mut open = match connection.take() {
+                        Some(open) => open,
+                        None => Connection::open(address, Duration::from_secs(10))?,
+                    };
+                    // A server may close after an error answer: reconnect and go on.
+                    if let Ok(answer) = open.get(&path) {
+                        statuses.push(answer.status);
+                        connection = Some(open);
+                    } else {
+                        statuses.push(0);
+                    }
+                }
+                Ok(statuses)
+            })
+        })
+        .collect();
+    let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
+    for thread in threads {
+        for status in thread
+            .join()
+            .map_err(|_| anyhow::anyhow!("a sender panicked"))??
+        {
+            *statuses.entry(status).or_default() += 1;
+        }
+    }
+    report.note(&format!(
+        "{REQUESTS} GETs of a {PATH_LENGTH}-character path answered (status: count; 0 is no answer) {statuses:?}"
+    ));
+    // The spans are flushed every 100 ms; give the writer time to catch up.
+    std::thread::sleep(Duration::from_secs(1));
+    let (bytes_after, rss_after) = (span_bytes(), server.rss_kib()?);
+    report.at_most(
+        "span file growth",
+        bytes_after.saturating_sub(bytes_before) as f64 / 1_000_000.0,
+        5.0,
+        "MB",
+    );
+    report.at_most(
+        "server RSS growth",
+        rss_after.saturating_sub(rss_before) as f64 / 1024.0,
+        64.0,
+        "MiB",
+    );
+    Ok(())
+}
+
+/// 12. Basic authentication with the token as password, and `--auth-reads` with no token.
+pub(crate) fn auth(suite: &Suite, storage: Storage, report: &mut Report) -> Result<()> {
+    let store = Store::new(storage, "auth")?;
+    let server = store.start(suite, &["--token", TOKEN])?;
+    let basic = format!("Basic {}", base64(format!("registry:{TOKEN}").as_bytes()));
+    for (what, headers, expected) in [
+        (
+            "a registration with Basic auth (registry:TOKEN)",
+            vec![("Authorization", basic.as_str())],
+            200,
+        ),
+        ("a registration without credentials", vec![], 401),
+    ] {
+        let body = register_body("auth-model", "10.0.0.1", 8000);
+        let (_, answer) = timed(
+            server.address,
+            &Request {
+                method: "POST",
+                path: "/api/controller/models",
+                headers: &headers,
+                body: Some(("application/json", body.as_bytes())),
+            },
+            Duration::from_secs(10),
+        );
+        let status = answer?.status;
+        report.holds(
+            what,
+            &format!("answered {status}"),
+            &expected.to_string(),
+            status == expected,
+        );
+    }
+    drop(server);
+
+    // --auth-reads without a token would leave reads open while claiming to protect them.
+    let address = free_address()?;
+    let stderr_path = store.dir().join("auth-reads.stderr");
+    let mut command = serve_command(suite.binary(), &[], address);
+    command
+        .args([
+            "--storage-url",
+            "memory",
+            "--span-file",
+            "off",
+            "--auth-reads",
+        ])
+        .env_remove("REGISTRY_TOKEN")
+        .stderr(Stdio::from(
+            std::fs::File::create(&stderr_path).context("creating the stderr file")?,
+        ));
+    let mut refused = Server::spawn_unchecked(command, address, None)?;
+    let exit = refused.wait_exit(Duration::from_secs(5))?;
+    let message = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+    let names_setting = ["auth-reads", "auth_reads", "AUTH_READS"]
+        .iter()
+        .any(|name| message.contains(name));
+    let observed = match exit {
+        None => "still running after 5 s".to_owned(),
+        Some(status) => format!(
+            "exited with {status}, {} the setting",
+            if names_setting {
+                "naming"
+            } else {
+                "not naming"
+            }
+        ),
+    };
+    report.holds(
+        "serve --auth-reads without --token",
+        &observed,
+        "non-zero exit naming auth-reads",
+        exit.is_some_and(|status| !status.success()) && names_setting,
+    );
+    Ok(())
+}
+
+/// Standard base64 with padding, for one Authorization header.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn base64_matches_rfc_4648_examples() {
+        for (plain, encoded) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("registry:abuse-token", "cmVnaXN0cnk6YWJ1c2UtdG9rZW4="),
+        ] {
+            assert_eq!(super::base64(plain.as_bytes()), encoded);
+        }
+    }
+}
