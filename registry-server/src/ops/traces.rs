@@ -11,8 +11,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use span_storage::Span;
-use span_storage::query::{TraceTree, trace_summaries};
+use span_storage::query::{SpanSnapshot, TraceTree, trace_summaries};
 
 use crate::AppState;
 use crate::error::AppError;
@@ -28,9 +27,9 @@ pub(crate) struct TracesQuery {
 /// The recent spans of the span folder (a bounded window, read incrementally); none when
 /// tracing is off or nothing was written yet. The files are read on a blocking thread, and
 /// concurrent calls share one read.
-async fn spans(state: &AppState) -> Result<Arc<Vec<Span>>, AppError> {
+async fn spans(state: &AppState) -> Result<SpanSnapshot, AppError> {
     let Some(recent) = state.tracer().recent_spans().cloned() else {
-        return Ok(Arc::default());
+        return Ok(Arc::new([]));
     };
     tokio::task::spawn_blocking(move || recent.refresh())
         .await

@@ -46,7 +46,7 @@ mod window;
 pub use filter::{DEFAULT_LIST_LIMIT, SpanFilter};
 pub use load::{LoadedSpans, load_spans, merge_records};
 pub use output::{OutputFormat, UnknownOutputFormat, render_list};
-pub use shared_tail::SharedSpanTail;
+pub use shared_tail::{SharedSpanTail, SpanSnapshot};
 pub use summary::{TraceSummary, trace_summaries};
 pub use tail::{SpanTail, TailRefresh};
 pub use tree::{TraceNode, TraceTree, WaterfallRow};

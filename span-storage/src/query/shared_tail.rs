@@ -8,10 +8,14 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+/// The spans of a window at one moment, oldest first, shared with the window (a pointer a
+/// span): what [`SharedSpanTail::refresh`] returns.
+pub type SpanSnapshot = Arc<[Arc<Span>]>;
+
 struct State {
     tail: SpanTail,
     /// The spans as of the last refresh that read something; rebuilt only when one did.
-    snapshot: Arc<Vec<Span>>,
+    snapshot: SpanSnapshot,
 }
 
 /// A [`SpanTail`] behind a lock, for callers on many threads.
@@ -20,8 +24,9 @@ struct State {
 /// call it on a blocking thread, e.g. `tokio::task::spawn_blocking`). One refresh reads at a
 /// time; a caller that finds a refresh running waits for it and then returns its result
 /// without reading again, so N concurrent callers cost one read of the appended bytes. The
-/// spans come as a shared snapshot, copied from the window only after a refresh that read
-/// records.
+/// spans come as a [`SpanSnapshot`], rebuilt (a pointer a span; spans are shared with the
+/// window, which copies one only to merge a record into it while a snapshot holds it) only
+/// after a refresh that read records.
 pub struct SharedSpanTail {
     state: Mutex<State>,
     /// Refreshes completed; a caller that sees it move while waiting shares that refresh.
@@ -44,7 +49,7 @@ impl SharedSpanTail {
         Self {
             state: Mutex::new(State {
                 tail: SpanTail::new(source, limits),
-                snapshot: Arc::default(),
+                snapshot: Arc::new([]),
             }),
             completed: AtomicU64::new(0),
             waiting: AtomicUsize::new(0),
@@ -53,14 +58,14 @@ impl SharedSpanTail {
 
     /// Reads what was appended since the last refresh (or shares a refresh that was running
     /// when this call began) and returns the window's spans.
-    pub fn refresh(&self) -> Result<Arc<Vec<Span>>, SpanStorageError> {
+    pub fn refresh(&self) -> Result<SpanSnapshot, SpanStorageError> {
         self.refresh_with(SpanTail::refresh)
     }
 
     fn refresh_with(
         &self,
         read: impl FnOnce(&mut SpanTail) -> Result<TailRefresh, SpanStorageError>,
-    ) -> Result<Arc<Vec<Span>>, SpanStorageError> {
+    ) -> Result<SpanSnapshot, SpanStorageError> {
         let before = self.completed.load(Ordering::Acquire);
         self.waiting.fetch_add(1, Ordering::AcqRel);
         // A panic while reading leaves a consistent window (cursors move only past lines that
@@ -73,7 +78,7 @@ impl SharedSpanTail {
         let read = read(&mut state.tail);
         self.completed.fetch_add(1, Ordering::AcqRel);
         if read?.records > 0 {
-            state.snapshot = Arc::new(state.tail.spans());
+            state.snapshot = state.tail.shared_spans().into();
         }
         Ok(Arc::clone(&state.snapshot))
     }

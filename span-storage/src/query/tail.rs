@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// What one [`SpanTail::refresh`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -225,7 +226,17 @@ impl SpanTail {
 
     /// A copy of the spans in the window, in the order their first record was read.
     pub fn spans(&self) -> Vec<Span> {
-        self.window.spans()
+        self.window
+            .shared()
+            .into_iter()
+            .map(Arc::unwrap_or_clone)
+            .collect()
+    }
+
+    /// The spans in the window, in the order their first record was read, shared with it: a
+    /// snapshot that costs a pointer a span, and that later refreshes leave as it is.
+    pub fn shared_spans(&self) -> Vec<Arc<Span>> {
+        self.window.shared()
     }
 
     /// How many spans the window holds.

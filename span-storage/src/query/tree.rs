@@ -4,6 +4,7 @@ use super::load::merge_records;
 use crate::{Span, SpanType, format_span_time};
 use chrono::NaiveDateTime;
 use serde::Serialize;
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
@@ -66,10 +67,14 @@ pub(crate) fn duration_ms(span: &Span) -> Option<f64> {
 
 impl TraceTree {
     /// Builds the tree of trace `trace_id` from `spans` (which may hold other traces, and may
-    /// hold start and end records unmerged: they are merged first). `None` if the trace has no
-    /// span.
-    pub fn build(trace_id: &str, spans: &[Span]) -> Option<TraceTree> {
-        let mut mine = merge_records(spans.iter().filter(|s| s.trace_id == trace_id).cloned());
+    /// hold start and end records unmerged: they are merged first; `Span`s or `Arc<Span>`s).
+    /// `None` if the trace has no span.
+    pub fn build<S: Borrow<Span>>(trace_id: &str, spans: &[S]) -> Option<TraceTree> {
+        let mine = spans
+            .iter()
+            .map(Borrow::borrow)
+            .filter(|s: &&Span| s.trace_id == trace_id);
+        let mut mine = merge_records(mine.cloned());
         if mine.is_empty() {
             return None;
         }

@@ -6,6 +6,7 @@
 use super::load::merge_record;
 use crate::{MetadataLimits, Span};
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
 /// The bounds of the window of recent spans a [`SpanTail`](super::SpanTail) keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,7 +54,8 @@ impl WindowLimits {
 }
 
 struct Slot {
-    span: Span,
+    /// Shared with the snapshots handed out; a merge copies it only while one holds it.
+    span: Arc<Span>,
     has_start: bool,
     bytes: usize,
 }
@@ -91,9 +93,10 @@ impl SpanWindow {
         let key = (record.trace_id.clone(), record.span_id.clone());
         if let Some(&seq) = self.index.get(&key) {
             let slot = &mut self.slots[(seq - self.first_seq) as usize];
-            merge_record(&mut slot.span, &mut slot.has_start, record);
+            let span = Arc::make_mut(&mut slot.span);
+            merge_record(span, &mut slot.has_start, record);
             // The merged metadata may exceed the bounds again; cutting is idempotent.
-            let bytes = self.limits.metadata.apply(&mut slot.span) + key_bytes(&key);
+            let bytes = self.limits.metadata.apply(span) + key_bytes(&key);
             self.bytes = self.bytes - slot.bytes + bytes;
             slot.bytes = bytes;
         } else {
@@ -102,7 +105,7 @@ impl SpanWindow {
             self.index
                 .insert(key, self.first_seq + self.slots.len() as u64);
             self.slots.push_back(Slot {
-                span: record,
+                span: Arc::new(record),
                 has_start,
                 bytes,
             });
@@ -118,17 +121,20 @@ impl SpanWindow {
             let Some(oldest) = self.slots.pop_front() else {
                 break;
             };
-            self.index
-                .remove(&(oldest.span.trace_id, oldest.span.span_id));
+            let key = (oldest.span.trace_id.clone(), oldest.span.span_id.clone());
+            self.index.remove(&key);
             self.first_seq += 1;
             self.bytes -= oldest.bytes;
             self.evicted += 1;
         }
     }
 
-    /// A copy of the spans, oldest first.
-    pub(crate) fn spans(&self) -> Vec<Span> {
-        self.slots.iter().map(|slot| slot.span.clone()).collect()
+    /// The spans, oldest first, shared with the window.
+    pub(crate) fn shared(&self) -> Vec<Arc<Span>> {
+        self.slots
+            .iter()
+            .map(|slot| Arc::clone(&slot.span))
+            .collect()
     }
 
     pub(crate) fn len(&self) -> usize {
