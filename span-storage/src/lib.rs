@@ -7,10 +7,13 @@
 //! [`MemorySpanStorage`], or, with the `otlp` feature, an `OtlpSpanStorage` that sends spans
 //! to an OpenTelemetry collector. [`read_span_file`] reads the files back.
 //!
-//! Guarantees: the queue is bounded ([`FullPolicy`] says whether a full queue blocks or drops,
-//! and dropped spans are counted); [`SpanStorageContainer::flush`] returns once every span
-//! queued before it is in every storage; shutdown (explicit or on drop) writes everything
-//! queued before it; a failing storage does not stop the others.
+//! Guarantees: the queue is bounded in spans and in bytes, and each span's metadata is cut to
+//! [`MetadataLimits`] ([`FullPolicy`] says whether a full queue blocks or drops, and dropped
+//! spans are counted); [`SpanStorageContainer::flush`] returns once every span queued before
+//! it is in every storage, and fails if a storage failed to take some; shutdown (explicit or
+//! on drop) writes everything queued before it; a failing storage does not stop the others,
+//! and its spans are counted as failed, not written; a slow storage can be put behind a
+//! [`DetachedSpanStorage`] so that it delays no other.
 //!
 //! This crate knows nothing of any particular service: it is a tracing back end any Rust
 //! program can use.
