@@ -140,3 +140,31 @@ async fn metrics_report_spans_written() {
         metrics.text
     );
 }
+
+/// `/dev/full` answers every write with `ENOSPC`: a real full disk.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn spans_a_full_disk_refuses_are_counted_as_failed_and_reported_at_shutdown() {
+    let tracer = Tracer::to_file(
+        std::path::Path::new("/dev/full"),
+        1,
+        std::time::Duration::from_secs(3600),
+        100,
+    )
+    .unwrap();
+    let state =
+        AppState::with_options(registry(), Auth::open(), tracer.clone(), DEFAULT_BODY_LIMIT);
+    let app = app(state);
+    call(&app, "GET", "/api/controller/models", None, &[]).await;
+    let error = tracer.shutdown().expect_err("the disk is full");
+    assert!(error.to_string().contains("/dev/full"), "{error}");
+    // The request's start and end records, neither counted as written.
+    assert_eq!(tracer.failed(), 2);
+    let metrics = call(&app, "GET", "/metrics", None, &[]).await;
+    assert!(
+        metrics.text.contains("registry_spans_failed_total 2"),
+        "{}",
+        metrics.text
+    );
+    assert!(metrics.text.contains("registry_spans_written_total 0"));
+}
