@@ -173,3 +173,35 @@ fn a_missing_folder_has_no_spans_until_it_appears() {
     append(&folder.join("spans.jsonl"), &trace_lines("late").1);
     assert_eq!(tail.refresh().expect("refresh").records, 4);
 }
+
+#[test]
+fn the_first_refresh_reads_the_newest_files_for_max_bytes_in_all() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let old = dir.path().join("spans_2024-01-01.jsonl");
+    let new = dir.path().join("spans.jsonl");
+    let mut old_text = String::new();
+    let mut new_text = String::new();
+    for i in 0..20 {
+        old_text.push_str(&trace_lines(&format!("old{i}")).1);
+        new_text.push_str(&trace_lines(&format!("new{i}")).1);
+    }
+    append(&old, &old_text);
+    append(&new, &new_text);
+    let day = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_704_067_200);
+    let file = OpenOptions::new().append(true).open(&old).expect("open");
+    file.set_modified(day).expect("the old file is a day old");
+    let budget = new_text.len() / 2;
+    let mut tail = SpanTail::new(dir.path(), WindowLimits::default().with_max_bytes(budget));
+    let stats = tail.refresh().expect("refresh");
+    assert!(stats.bytes_read <= budget as u64, "{}", stats.bytes_read);
+    assert!(
+        tail.spans()
+            .iter()
+            .all(|s| s.operation_name.starts_with("new"))
+    );
+    assert!(!tail.is_empty());
+    // Lines appended to the old file later are read all the same.
+    append(&old, &trace_lines("old-late").1);
+    tail.refresh().expect("refresh");
+    assert!(tail.spans().iter().any(|s| s.operation_name == "old-late"));
+}

@@ -60,9 +60,9 @@ fn file_id(path: &Path, _meta: &std::fs::Metadata) -> FileId {
 /// - a file shorter than where reading stopped, or whose line before that point is no longer
 ///   a line end, was truncated or rewritten: it is read again from its start (records already
 ///   in the window merge into their spans, not twice);
-/// - a new file is read from at most `max_bytes` before its end (older spans would not fit in
-///   the window anyway), oldest file (by modification time) first, so that the window keeps
-///   the newest spans;
+/// - files seen for the first time are read from near their end, `max_bytes` in all, given to
+///   the newest files (by modification time) first (older spans would not fit in the window
+///   anyway); then they are read oldest first, so that the window keeps the newest spans;
 /// - a partial last line is left for the next refresh, when its writer has finished it;
 /// - a file that is gone is forgotten; its spans stay in the window until evicted.
 ///
@@ -123,8 +123,19 @@ impl SpanTail {
             let age = |m: &std::fs::Metadata| m.modified().ok();
             age(&a.1).cmp(&age(&b.1)).then_with(|| a.2.cmp(&b.2))
         });
+        // Files seen for the first time are read from near their end, the newest first, for
+        // `max_bytes` in all: older spans would be evicted from the window anyway.
+        let mut budget = self.window.limits().max_bytes as u64;
+        let mut first_offsets = vec![0; files.len()];
+        for (at, (id, meta, _)) in files.iter().enumerate().rev() {
+            if !self.cursors.contains_key(id) {
+                let read = meta.len().min(budget);
+                budget -= read;
+                first_offsets[at] = meta.len() - read;
+            }
+        }
         let mut seen = HashMap::with_capacity(files.len());
-        for (id, meta, path) in files {
+        for ((id, meta, path), first_offset) in files.into_iter().zip(first_offsets) {
             if seen.contains_key(&id) {
                 continue; // the same file named twice
             }
@@ -132,10 +143,12 @@ impl SpanTail {
             let (mut cursor, known) = match self.cursors.remove(&id) {
                 Some(cursor) if cursor.offset <= len => (cursor, true),
                 Some(_) => (Cursor { offset: 0 }, true),
-                None => {
-                    let offset = len.saturating_sub(self.window.limits().max_bytes as u64);
-                    (Cursor { offset }, false)
-                }
+                None => (
+                    Cursor {
+                        offset: first_offset.min(len),
+                    },
+                    false,
+                ),
             };
             let mut result = self.read_file(&path, &mut cursor, len, known, &mut stats);
             if let Ok(false) = result {

@@ -15,8 +15,8 @@ pub struct WindowLimits {
     /// The most spans kept (default 100,000); a span's start and end records count once.
     pub max_spans: usize,
     /// The most bytes kept, each span counted at about the size of its JSON line (default
-    /// 32 MiB; the heap the spans take is up to about twice that). It is also how far before
-    /// its end a file seen for the first time is read from.
+    /// 32 MiB; the heap the spans take is up to about twice that). It is also how many bytes
+    /// of files seen for the first time are read, from their ends, newest file first.
     pub max_bytes: usize,
     /// The bounds each span's metadata is cut to when it is read (default: those of
     /// [`MetadataLimits::default`]), so one huge span cannot fill the window.
