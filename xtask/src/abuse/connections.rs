@@ -24,6 +24,7 @@ pub(crate) fn slowloris(suite: &Suite, storage: Storage, report: &mut Report) ->
     raise_open_files_limit()?;
     let store = Store::new(storage, "slowloris")?;
     let server = store.start(suite, &["--header-read-timeout", "2s"])?;
+    let opening = Instant::now();
     let mut slow = Vec::with_capacity(SLOW);
     for _ in 0..SLOW {
         let mut stream = TcpStream::connect_timeout(&server.address, Duration::from_secs(5))
@@ -33,7 +34,10 @@ pub(crate) fn slowloris(suite: &Suite, storage: Storage, report: &mut Report) ->
         slow.push(stream);
     }
     let all_open = Instant::now();
-    report.note(&format!("{SLOW} connections hold a partial request header"));
+    report.note(&format!(
+        "{SLOW} connections, opened in {} ms, hold a partial request header",
+        opening.elapsed().as_millis()
+    ));
     check_fresh_health(report, server.address, FRESH_CLIENT_BOUND);
     let check_at = all_open + HEADER_TIMEOUT + SLACK;
     std::thread::sleep(check_at.saturating_duration_since(Instant::now()));
