@@ -84,7 +84,8 @@ impl Report {
                 None => Err("no figure was measured".to_owned()),
             },
             Ok(()) if self.broken.is_empty() => {
-                Ok(format!("{} bounds held ({seconds:.1} s)", self.checked))
+                let noun = if self.checked == 1 { "bound" } else { "bounds" };
+                Ok(format!("{} {noun} held ({seconds:.1} s)", self.checked))
             }
             // Each broken bound was printed as it was measured; the verdict names the first.
             Ok(()) => Err(format!(
