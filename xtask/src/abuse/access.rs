@@ -29,7 +29,7 @@ pub(crate) fn span_amplification(
     let span_bytes = || std::fs::metadata(&spans).map_or(0, |m| m.len());
     std::thread::sleep(Duration::from_millis(300));
     let (bytes_before, rss_before) = (span_bytes(), server.rss_kib()?);
-    let prefix = "/api/controller/models/";
+    let prefix = "/api/traces/";
     let path = format!("{prefix}{}", "a".repeat(PATH_LENGTH - prefix.len()));
     let address = server.address;
     let threads: Vec<_> = (0..THREADS)
@@ -70,6 +70,10 @@ pub(crate) fn span_amplification(
     // The spans are flushed every 100 ms; give the writer time to catch up.
     std::thread::sleep(Duration::from_secs(1));
     let (bytes_after, rss_after) = (span_bytes(), server.rss_kib()?);
+    report.note(&format!(
+        "span file {bytes_before} bytes before, {bytes_after} after; RSS {} KiB before, {rss_after} KiB after",
+        rss_before
+    ));
     report.at_most(
         "span file growth",
         bytes_after.saturating_sub(bytes_before) as f64 / 1_000_000.0,
@@ -81,6 +85,29 @@ pub(crate) fn span_amplification(
         rss_after.saturating_sub(rss_before) as f64 / 1024.0,
         64.0,
         "MiB",
+    );
+    // The control: an authenticated write is traced, so a span file that did not grow above
+    // is bounded, not switched off.
+    let body = register_body("traced-model", "10.0.0.1", 8000);
+    let bearer = format!("Bearer {TOKEN}");
+    let (_, answer) = timed(
+        server.address,
+        &Request {
+            method: "POST",
+            path: "/api/controller/models",
+            headers: &[("Authorization", bearer.as_str())],
+            body: Some(("application/json", body.as_bytes())),
+        },
+        Duration::from_secs(10),
+    );
+    let status = answer?.status;
+    std::thread::sleep(Duration::from_secs(1));
+    let traced = span_bytes().saturating_sub(bytes_after);
+    report.holds(
+        "an authenticated registration afterwards",
+        &format!("answered {status} and added {traced} bytes of spans"),
+        "200 and more than 0 bytes",
+        status == 200 && traced > 0,
     );
     Ok(())
 }

@@ -2,19 +2,23 @@
 //! past the server's file-descriptor limit, and clients that never read a large listing.
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
 use super::Suite;
-use super::fixture::{Storage, Store, check_fresh_health};
+use super::fixture::{Storage, Store, check_fresh_health, get, timed};
 use super::report::Report;
 use crate::harness::http::Connection;
 use crate::harness::load::register_fleet;
 use crate::harness::raise_open_files_limit;
 
 const FRESH_CLIENT_BOUND: Duration = Duration::from_secs(1);
+/// The longest a scenario spends opening its connections.
+const OPENING_LIMIT: Duration = Duration::from_secs(60);
 
 /// 1. 3,000 connections that send part of a request header and stop.
 pub(crate) fn slowloris(suite: &Suite, storage: Storage, report: &mut Report) -> Result<()> {
@@ -24,16 +28,27 @@ pub(crate) fn slowloris(suite: &Suite, storage: Storage, report: &mut Report) ->
     raise_open_files_limit()?;
     let store = Store::new(storage, "slowloris")?;
     let server = store.start(suite, &["--header-read-timeout", "2s"])?;
-    let mut slow = Vec::with_capacity(SLOW);
-    for _ in 0..SLOW {
-        let mut stream = TcpStream::connect_timeout(&server.address, Duration::from_secs(5))
-            .context("opening a slow connection")?;
-        // Best effort: a server that already closed it has done its job.
-        let _ = stream.write_all(b"GET /api/health HTTP/1.1\r\nHost: slow\r\nX-Slow: ");
-        slow.push(stream);
-    }
+    let prober = Prober::start(server.address);
+    let opened = open_many(
+        server.address,
+        SLOW,
+        b"GET /api/health HTTP/1.1\r\nHost: slow\r\nX-Slow: ",
+    );
+    let (probes, slowest_probe) = prober.stop();
+    let opened = opened?;
+    let slow = opened.streams;
     let all_open = Instant::now();
-    report.note(&format!("{SLOW} connections hold a partial request header"));
+    report.note(&format!(
+        "{SLOW} connections, opened in {} ms (slowest connect {} ms), hold a partial request header",
+        opened.took.as_millis(),
+        opened.slowest_connect.as_millis()
+    ));
+    // For the record: a burst of connections beyond the listen backlog delays everyone's
+    // connect by the kernel's SYN retry (1 s); the bound below is for a client after it.
+    report.note(&format!(
+        "while they were being opened, {probes} new clients' /api/health: slowest {} ms",
+        slowest_probe.as_millis()
+    ));
     check_fresh_health(report, server.address, FRESH_CLIENT_BOUND);
     let check_at = all_open + HEADER_TIMEOUT + SLACK;
     std::thread::sleep(check_at.saturating_duration_since(Instant::now()));
@@ -74,17 +89,11 @@ pub(crate) fn idle_fd(suite: &Suite, storage: Storage, report: &mut Report) -> R
     raise_open_files_limit()?;
     let store = Store::new(storage, "idle-fd")?;
     let server = store.start_wrapped(suite, &["prlimit", "--nofile=1024:1024", "--"], &[])?;
-    let mut idle = Vec::with_capacity(IDLE);
-    for _ in 0..IDLE {
-        let mut stream = TcpStream::connect_timeout(&server.address, Duration::from_secs(5))
-            .context("opening an idle connection")?;
-        let request = format!(
-            "GET /api/health HTTP/1.1\r\nHost: {}\r\n\r\n",
-            server.address
-        );
-        let _ = stream.write_all(request.as_bytes());
-        idle.push(stream);
-    }
+    let request = format!(
+        "GET /api/health HTTP/1.1\r\nHost: {}\r\n\r\n",
+        server.address
+    );
+    let mut idle = open_many(server.address, IDLE, request.as_bytes())?.streams;
     let (answered, closed) = await_answers(&mut idle, Duration::from_secs(5));
     report.note(&format!(
         "{IDLE} keep-alive connections sent one request each: {answered} answered, {closed} closed by the server, {} unanswered; all left open and idle",
@@ -158,16 +167,11 @@ pub(crate) fn non_reading_listing(
     ));
     drop(reader);
     let before = server.rss_kib()?;
-    let mut stalled = Vec::with_capacity(CLIENTS);
-    for _ in 0..CLIENTS {
-        let mut stream = TcpStream::connect_timeout(&server.address, Duration::from_secs(5))?;
-        let request = format!(
-            "GET /api/controller/models HTTP/1.1\r\nHost: {}\r\n\r\n",
-            server.address
-        );
-        stream.write_all(request.as_bytes())?;
-        stalled.push(stream);
-    }
+    let request = format!(
+        "GET /api/controller/models HTTP/1.1\r\nHost: {}\r\n\r\n",
+        server.address
+    );
+    let stalled = open_many(server.address, CLIENTS, request.as_bytes())?.streams;
     let mut peak = before;
     let until = Instant::now() + WATCHED;
     while Instant::now() < until {
@@ -186,4 +190,71 @@ pub(crate) fn non_reading_listing(
     );
     drop(stalled);
     Ok(())
+}
+
+/// Connections opened one after another, each having sent its first bytes.
+struct Opened {
+    streams: Vec<TcpStream>,
+    took: Duration,
+    slowest_connect: Duration,
+}
+
+/// Opens `count` connections and writes `first_bytes` on each (best effort: a server that
+/// already closed one has done its job). Gives up after [`OPENING_LIMIT`], so that a server
+/// that stops accepting fails the scenario instead of stalling the suite.
+fn open_many(address: SocketAddr, count: usize, first_bytes: &[u8]) -> Result<Opened> {
+    let started = Instant::now();
+    let mut streams = Vec::with_capacity(count);
+    let mut slowest_connect = Duration::ZERO;
+    for opened in 0..count {
+        if started.elapsed() > OPENING_LIMIT {
+            bail!(
+                "only {opened} of {count} connections opened in {} s",
+                OPENING_LIMIT.as_secs()
+            );
+        }
+        let connecting = Instant::now();
+        let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(5))
+            .with_context(|| format!("opening connection {} of {count}", opened + 1))?;
+        slowest_connect = slowest_connect.max(connecting.elapsed());
+        let _ = stream.write_all(first_bytes);
+        streams.push(stream);
+    }
+    Ok(Opened {
+        streams,
+        took: started.elapsed(),
+        slowest_connect,
+    })
+}
+
+/// New clients' `GET /api/health`, one every 50 ms, in a thread, until stopped.
+struct Prober {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<(usize, Duration)>,
+}
+
+impl Prober {
+    fn start(address: SocketAddr) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                let (mut count, mut slowest) = (0, Duration::ZERO);
+                while !stop.load(Ordering::Relaxed) {
+                    let (took, _) = timed(address, &get("/api/health"), Duration::from_secs(5));
+                    count += 1;
+                    slowest = slowest.max(took);
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                (count, slowest)
+            })
+        };
+        Self { stop, thread }
+    }
+
+    /// How many probes were made, and the slowest.
+    fn stop(self) -> (usize, Duration) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap_or_default()
+    }
 }

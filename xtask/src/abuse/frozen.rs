@@ -13,7 +13,9 @@ use super::proxy::Proxy;
 use super::report::Report;
 use crate::harness::http::{Request, Response, instance_body};
 
+/// registry-server's default `--pool-timeout`.
 const POOL_TIMEOUT: Duration = Duration::from_secs(3);
+/// registry-server's default `--statement-timeout`.
 const STATEMENT_TIMEOUT: Duration = Duration::from_secs(2);
 const RECOVERY_BOUND: Duration = Duration::from_secs(10);
 /// A client waits this long before it calls a request unanswered: past the bound, so that a
@@ -32,14 +34,8 @@ pub(crate) fn frozen_database(suite: &Suite, storage: Storage, report: &mut Repo
     let store = Store::new(storage, "frozen")?;
     let database = store.database().context("a shared database")?;
     let proxy = Proxy::start(database.server_address())?;
-    let pool = format!("{}s", POOL_TIMEOUT.as_secs());
-    let statement = format!("{}s", STATEMENT_TIMEOUT.as_secs());
-    let server = store.start_url(
-        suite,
-        &[],
-        &database.url_via(proxy.port()),
-        &["--pool-timeout", &pool, "--statement-timeout", &statement],
-    )?;
+    // The defaults are what is promised: no timeout is set here.
+    let server = store.start_url(suite, &[], &database.url_via(proxy.port()), &[])?;
     let heartbeat = instance_body(0);
     let (_, first) = timed(
         server.address,

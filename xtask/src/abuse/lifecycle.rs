@@ -30,9 +30,9 @@ pub(crate) fn drain(suite: &Suite, storage: Storage, report: &mut Report) -> Res
     match exit {
         Some(status) => {
             report.holds(
-                "exit status after SIGTERM",
-                &status.to_string(),
-                "0",
+                "after SIGTERM the process",
+                &format!("ended with {status}"),
+                "exit status: 0",
                 status.success(),
             );
             report.within("exited after SIGTERM in", took, DRAIN + SLACK);

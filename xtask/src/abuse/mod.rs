@@ -15,7 +15,7 @@ mod requests;
 mod sqlite_faults;
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 
@@ -70,6 +70,9 @@ pub(crate) struct Scenario {
     storages: &'static [Storage],
     run: fn(&Suite, Storage, &mut Report) -> Result<()>,
 }
+
+/// The whole suite's time, the release build excluded.
+const SUITE_BOUND: Duration = Duration::from_secs(300);
 
 const MEMORY: &[Storage] = &[Storage::Memory];
 const SQLITE: &[Storage] = &[Storage::Sqlite];
@@ -167,10 +170,8 @@ pub(crate) fn run(selection: &Selection) -> Result<()> {
             results.push((label, verdict));
         }
     }
-    println!(
-        "\n=== abuse summary ({:.0} s) ===",
-        started.elapsed().as_secs_f64()
-    );
+    let took = started.elapsed();
+    println!("\n=== abuse summary ({:.0} s) ===", took.as_secs_f64());
     let mut failed = 0;
     for (label, verdict) in &results {
         match verdict {
@@ -183,6 +184,14 @@ pub(crate) fn run(selection: &Selection) -> Result<()> {
     }
     if failed > 0 {
         bail!("{failed} abuse scenario(s) failed");
+    }
+    // Every scenario is bounded so that the suite stays cheap enough to run on every change.
+    if took > SUITE_BOUND {
+        bail!(
+            "the suite took {:.0} s (bound {} s)",
+            took.as_secs_f64(),
+            SUITE_BOUND.as_secs()
+        );
     }
     Ok(())
 }

@@ -84,7 +84,8 @@ impl Report {
                 None => Err("no figure was measured".to_owned()),
             },
             Ok(()) if self.broken.is_empty() => {
-                Ok(format!("{} bounds held ({seconds:.1} s)", self.checked))
+                let noun = if self.checked == 1 { "bound" } else { "bounds" };
+                Ok(format!("{} {noun} held ({seconds:.1} s)", self.checked))
             }
             // Each broken bound was printed as it was measured; the verdict names the first.
             Ok(()) => Err(format!(
@@ -111,5 +112,39 @@ fn amount(value: f64, unit: &str) -> String {
         number
     } else {
         format!("{number} {unit}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::Report;
+
+    #[test]
+    fn a_broken_bound_fails_the_scenario_and_is_named() {
+        let mut report = Report::new("test");
+        report.at_most("answered in", 12.0, 1000.0, "ms");
+        report.within("exited in", Duration::from_secs(6), Duration::from_secs(5));
+        let verdict = report.finish(Ok(()), Duration::ZERO).unwrap_err();
+        assert!(verdict.starts_with("1 of 2 bounds broken"), "{verdict}");
+        assert!(
+            verdict.contains("exited in 6000 ms (bound 5000 ms)"),
+            "{verdict}"
+        );
+    }
+
+    #[test]
+    fn held_bounds_pass_and_nothing_measured_fails_unless_skipped() {
+        let mut report = Report::new("test");
+        report.holds("status", "answered 413", "413", true);
+        assert!(report.finish(Ok(()), Duration::ZERO).is_ok());
+        assert!(Report::new("test").finish(Ok(()), Duration::ZERO).is_err());
+        let mut skipped = Report::new("test");
+        skipped.skip("needs root");
+        assert_eq!(
+            skipped.finish(Ok(()), Duration::ZERO).unwrap(),
+            "skipped: needs root"
+        );
     }
 }

@@ -192,3 +192,52 @@ pub(crate) fn instance_body(i: usize) -> String {
         1 + i % 60_000
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+    use std::time::Duration;
+
+    use super::{Connection, Request};
+
+    /// Serves one canned answer to the first request on a loopback socket.
+    fn serve_once(answer: &'static str) -> std::net::SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut request = [0_u8; 1024];
+            let _ = stream.read(&mut request).unwrap();
+            stream.write_all(answer.as_bytes()).unwrap();
+        });
+        address
+    }
+
+    #[test]
+    fn reads_a_chunked_body_and_its_headers() {
+        let address = serve_once(
+            "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n{\"a\"\r\n3\r\n:1}\r\n0\r\n\r\n",
+        );
+        let mut connection = Connection::open(address, Duration::from_secs(5)).unwrap();
+        let answer = connection.get("/").unwrap();
+        assert_eq!(answer.status, 503);
+        assert_eq!(answer.header("retry-after"), Some("1"));
+        assert_eq!(answer.body, "{\"a\":1}");
+    }
+
+    #[test]
+    fn reads_a_body_by_its_length() {
+        let address = serve_once("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ntrue");
+        let mut connection = Connection::open(address, Duration::from_secs(5)).unwrap();
+        let answer = connection
+            .request(&Request {
+                method: "POST",
+                path: "/api/controller/models",
+                headers: &[("Origin", "http://example")],
+                body: Some(("text/plain", b"x")),
+            })
+            .unwrap();
+        assert_eq!((answer.status, answer.body.as_str()), (200, "true"));
+    }
+}
