@@ -100,7 +100,8 @@ async fn limits_unknown_traces_and_no_tracing() {
     assert_eq!(empty.json, serde_json::json!([]));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// On tokio's paused clock, so that the next read of the files is due without waiting.
+#[tokio::test(start_paused = true)]
 async fn appended_traces_show_up_and_concurrent_calls_agree() {
     let dir = tempfile::tempdir().unwrap();
     let (first, _) = write_trace(dir.path(), "dbgpt_webserver_tracer.jsonl");
@@ -115,6 +116,8 @@ async fn appended_traces_show_up_and_concurrent_calls_agree() {
     text.push_str(&(root.to_json_line() + "\n"));
     text.push_str(&(root.end_record().to_json_line() + "\n"));
     std::fs::write(&path, text).unwrap();
+    // A read answers the calls of the next half second; the appended lines show after it.
+    tokio::time::advance(std::time::Duration::from_secs(1)).await;
 
     let calls: Vec<_> = (0..6)
         .map(|_| {

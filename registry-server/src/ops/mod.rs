@@ -40,6 +40,7 @@ pub const FEED_MAX_POLL: Duration = Duration::from_secs(1);
 #[derive(Debug, Default)]
 pub(crate) struct Ops {
     feed: OnceLock<ChangeFeed>,
+    traces: traces::TracesCache,
 }
 
 impl Ops {

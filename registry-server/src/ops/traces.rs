@@ -4,11 +4,14 @@
 //! recent spans ([`crate::Tracer::recent_spans`]), which reads only what was appended to the
 //! files since the last call.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use span_storage::query::{SpanSnapshot, TraceTree, trace_summaries};
@@ -24,17 +27,80 @@ pub(crate) struct TracesQuery {
     limit: Option<String>,
 }
 
+/// How long a read of the span files, and the trace list made from it, answer later calls.
+/// Spans reach the files only when the span writer flushes (every `span_flush_interval`), so
+/// reading more often finds nothing new; reading less often keeps operators' polling of the
+/// traces API from costing the heartbeat path CPU.
+const REUSE_READ_FOR: Duration = Duration::from_millis(500);
+
+/// The last read of the span files and the last trace list made from it.
+#[derive(Debug, Default)]
+pub(crate) struct TracesCache {
+    read: Mutex<Option<LastRead>>,
+}
+
+#[derive(Debug)]
+struct LastRead {
+    at: tokio::time::Instant,
+    spans: SpanSnapshot,
+    /// The last list answered from `spans`: its limit and JSON.
+    list: Option<(usize, Bytes)>,
+}
+
+impl TracesCache {
+    fn fresh(&self) -> Option<SpanSnapshot> {
+        let read = self.read.lock().unwrap_or_else(|p| p.into_inner());
+        read.as_ref()
+            .filter(|last| last.at.elapsed() < REUSE_READ_FOR)
+            .map(|last| Arc::clone(&last.spans))
+    }
+
+    fn store(&self, spans: &SpanSnapshot) {
+        let mut read = self.read.lock().unwrap_or_else(|p| p.into_inner());
+        *read = Some(LastRead {
+            at: tokio::time::Instant::now(),
+            spans: Arc::clone(spans),
+            list: None,
+        });
+    }
+
+    fn list(&self, spans: &SpanSnapshot, limit: usize) -> Option<Bytes> {
+        let read = self.read.lock().unwrap_or_else(|p| p.into_inner());
+        let last = read
+            .as_ref()
+            .filter(|last| Arc::ptr_eq(&last.spans, spans))?;
+        last.list
+            .as_ref()
+            .filter(|(cached, _)| *cached == limit)
+            .map(|(_, json)| json.clone())
+    }
+
+    fn store_list(&self, spans: &SpanSnapshot, limit: usize, json: &Bytes) {
+        let mut read = self.read.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(last) = read.as_mut().filter(|last| Arc::ptr_eq(&last.spans, spans)) {
+            last.list = Some((limit, json.clone()));
+        }
+    }
+}
+
 /// The recent spans of the span folder (a bounded window, read incrementally); none when
-/// tracing is off or nothing was written yet. The files are read on a blocking thread, and
-/// concurrent calls share one read.
+/// tracing is off or nothing was written yet. The files are read on a blocking thread,
+/// concurrent calls share one read, and a read answers the calls of the next
+/// [`REUSE_READ_FOR`].
 async fn spans(state: &AppState) -> Result<SpanSnapshot, AppError> {
     let Some(recent) = state.tracer().recent_spans().cloned() else {
         return Ok(Arc::new([]));
     };
-    tokio::task::spawn_blocking(move || recent.refresh())
+    let cache = &state.ops().traces;
+    if let Some(spans) = cache.fresh() {
+        return Ok(spans);
+    }
+    let spans = tokio::task::spawn_blocking(move || recent.refresh())
         .await
         .map_err(|error| AppError::Internal(error.to_string()))?
-        .map_err(|error| AppError::Internal(format!("cannot read span files: {error}")))
+        .map_err(|error| AppError::Internal(format!("cannot read span files: {error}")))?;
+    cache.store(&spans);
+    Ok(spans)
 }
 
 /// `GET /api/traces[?limit=N]`: trace summaries, newest first.
@@ -55,9 +121,22 @@ pub(crate) async fn list(
             )
         })?,
     };
-    let mut summaries = trace_summaries(&spans(&state).await?);
-    summaries.truncate(limit);
-    Ok(Json(summaries).into_response())
+    let spans = spans(&state).await?;
+    let cache = &state.ops().traces;
+    let json = match cache.list(&spans, limit) {
+        Some(json) => json,
+        None => {
+            let mut summaries = trace_summaries(&spans);
+            summaries.truncate(limit);
+            let json = Bytes::from(
+                serde_json::to_vec(&summaries)
+                    .map_err(|error| AppError::Internal(error.to_string()))?,
+            );
+            cache.store_list(&spans, limit, &json);
+            json
+        }
+    };
+    Ok(([(header::CONTENT_TYPE, "application/json")], json).into_response())
 }
 
 /// `GET /api/traces/{trace_id}`: `{"trace_id", "rows": [waterfall rows], "text": tree}`.

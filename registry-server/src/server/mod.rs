@@ -99,6 +99,22 @@ pub fn open_tracer(settings: &Settings) -> Result<Tracer, ServerError> {
     })
 }
 
+/// Pending connections the kernel queues before the server accepts them. The default of 128
+/// drops connection attempts during a burst (a fleet of workers restarting at once, or a
+/// flood), and a dropped SYN costs the client a one-second retransmit.
+const LISTEN_BACKLOG: u32 = 1024;
+
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// The bounds on client connections, from the settings. Raises this process's soft limit on
 /// open files to its hard limit first, as a server that expects many clients should, so that
 /// the automatic cap is as high as the system allows.
@@ -158,13 +174,10 @@ pub async fn serve(settings: &Settings, ready: impl FnOnce(SocketAddr)) -> Resul
         storage_deadline: settings.pool_timeout + settings.statement_timeout,
     };
     let state = AppState::with_policy(Arc::clone(&registry), auth, tracer.clone(), policy);
-    let listener =
-        TcpListener::bind(settings.listen)
-            .await
-            .map_err(|source| ServerError::Bind {
-                addr: settings.listen,
-                source,
-            })?;
+    let listener = listen(settings.listen).map_err(|source| ServerError::Bind {
+        addr: settings.listen,
+        source,
+    })?;
     let addr = listener.local_addr()?;
     let limits = connection_limits(settings);
     let checker = registry.start_checker();
