@@ -45,6 +45,9 @@ enum Task {
         /// Skip DB-GPT's reference figures (they need a Python virtual environment).
         #[arg(long)]
         no_peer: bool,
+        /// Run only the parts whose name contains this: core, sql, spans, http, interference.
+        #[arg(long)]
+        only: Option<String>,
     },
     /// Runs DB-GPT's own Python client (dbgpt==0.8.2) against a real registry-server.
     Interop,
@@ -85,7 +88,7 @@ fn main() -> Result<()> {
             };
             test(requirement)
         }
-        Task::Bench { no_peer } => bench::run(!no_peer),
+        Task::Bench { no_peer, only } => bench::run(!no_peer, only.as_deref()),
         Task::Interop => interop::run(),
         Task::E2e => e2e::run(),
         Task::Ha { only, backend } => ha::run(&ha::Selection::new(only, backend)?),

@@ -10,7 +10,8 @@ use anyhow::Result;
 use crate::backends::{self, Requirement};
 use crate::{cmd, peer};
 
-pub(crate) fn run(with_peer: bool) -> Result<()> {
+pub(crate) fn run(with_peer: bool, only: Option<&str>) -> Result<()> {
+    let wanted = |part: &str| only.is_none_or(|only| part.contains(only));
     let python = if with_peer {
         Some(peer::python()?)
     } else {
@@ -26,32 +27,40 @@ pub(crate) fn run(with_peer: bool) -> Result<()> {
         Ok(())
     };
 
-    section("registry-core: registry API, in-memory storage");
-    cmd::cargo(&["bench", "--package", "registry-core", "--bench", "registry"])?;
-    reference("embedded_registry_bench.py", &[])?;
-
-    section("registry-diesel: registry API over SQL");
     let plan = backends::plan(Requirement::Reachable)?;
     let features = plan.cargo_features();
-    let mut args = vec!["bench", "--package", "registry-diesel", "--bench", "sql"];
-    if !features.is_empty() {
-        args.extend(["--features", features.as_str()]);
+    if wanted("core") {
+        section("registry-core: registry API, in-memory storage");
+        cmd::cargo(&["bench", "--package", "registry-core", "--bench", "registry"])?;
+        reference("embedded_registry_bench.py", &[])?;
     }
-    cmd::cargo_with_env(&args, &plan.env())?;
-    reference("storage_registry_bench.py", &["100", "5"])?;
-    reference("storage_registry_bench.py", &["1000", "1"])?;
-
-    section("span-storage: container into a JSONL file");
-    cmd::cargo(&["bench", "--package", "span-storage", "--bench", "container"])?;
-    reference("span_container_bench.py", &["100000"])?;
-
-    section("registry-server: heartbeats over HTTP");
-    let mut args = vec!["bench", "--package", "registry-server", "--bench", "http"];
-    if !features.is_empty() {
-        args.extend(["--features", features.as_str()]);
+    if wanted("sql") {
+        section("registry-diesel: registry API over SQL");
+        let mut args = vec!["bench", "--package", "registry-diesel", "--bench", "sql"];
+        if !features.is_empty() {
+            args.extend(["--features", features.as_str()]);
+        }
+        cmd::cargo_with_env(&args, &plan.env())?;
+        reference("storage_registry_bench.py", &["100", "5"])?;
+        reference("storage_registry_bench.py", &["1000", "1"])?;
     }
-    cmd::cargo(&args)?;
-    interference::run()?;
+    if wanted("spans") {
+        section("span-storage: container into a JSONL file");
+        cmd::cargo(&["bench", "--package", "span-storage", "--bench", "container"])?;
+        reference("span_container_bench.py", &["100000"])?;
+    }
+    if wanted("http") {
+        section("registry-server: heartbeats over HTTP");
+        let mut args = vec!["bench", "--package", "registry-server", "--bench", "http"];
+        if !features.is_empty() {
+            args.extend(["--features", features.as_str()]);
+        }
+        cmd::cargo(&args)?;
+    }
+    if wanted("interference") {
+        section("registry-server: heartbeats beside operators' reads");
+        interference::run()?;
+    }
     Ok(())
 }
 
