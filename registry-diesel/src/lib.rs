@@ -32,12 +32,12 @@ mod batch;
 #[cfg(feature = "sqlite")]
 mod checkpoint;
 mod config;
+#[cfg(feature = "sqlite")]
+mod database_files;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 mod deadline;
 mod entity;
 mod error;
-#[cfg(feature = "sqlite")]
-mod file_identity;
 mod instance_storage;
 mod migrations;
 mod pool;

@@ -69,12 +69,12 @@ pub(crate) struct PooledConn {
 /// that every worker re-sends each heartbeat interval; it is what makes a heartbeat cost
 /// microseconds instead of a disk flush.
 ///
-/// `mmap_size = 0`: SQLite reads the database through `read()`, never a memory map. A write
-/// through a mapping of a file that can no longer grow or be written (a full disk, a file made
-/// immutable) raises SIGBUS and kills the process; a `read()` or `write()` returns an error
-/// instead. The WAL index (`-shm`) stays a shared mapping: it is what lets the checkpoint
-/// connection, the pooled connections and other processes share the file safely, and
-/// `locking_mode = EXCLUSIVE` (a heap WAL index) would shut all of them out.
+/// `mmap_size = 0`: SQLite reads and writes the database through `read()` and `write()`, never
+/// a memory map. A write through a mapping of a file that can no longer be written (made
+/// immutable) raises SIGBUS and kills the process; `write()` returns an error instead. The WAL
+/// index (`-shm`) stays a shared mapping: it is what lets the checkpoint connection, the
+/// pooled connections and other processes share the file, and `locking_mode = EXCLUSIVE` (a
+/// heap WAL index) would shut all of them out. `crate::database_files` guards that mapping.
 #[cfg(feature = "sqlite")]
 const SQLITE_PRAGMAS: &str =
     "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA mmap_size = 0;";
@@ -232,8 +232,11 @@ pub(crate) fn build(url: &str, config: &PoolConfig) -> Result<(Pool, Backend), D
         .error_handler(Box::new(RedactingErrorHandler {
             url: url.to_owned(),
         }));
-    if memory {
-        // Closing the only connection would throw the whole in-memory database away.
+    if backend == Backend::Sqlite {
+        // In memory, closing the only connection would throw the whole database away. On a
+        // file, closing writes the mapped WAL index, which the storage guards against faults
+        // only on its own calls (see `crate::database_files`), not in the pool's thread; a
+        // local file's connection never goes stale anyway.
         builder = builder.idle_timeout(None).max_lifetime(None);
     }
     let pool = builder

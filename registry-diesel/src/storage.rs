@@ -1,6 +1,8 @@
 //! [`DieselStorage`]: the pool, and registry-core's generic [`Storage`] over the table.
 
 use std::fmt;
+#[cfg(feature = "sqlite")]
+use std::sync::Arc;
 
 use chrono::Utc;
 use diesel::prelude::*;
@@ -14,6 +16,8 @@ use crate::batch::Batcher;
 #[cfg(feature = "sqlite")]
 use crate::checkpoint::Checkpointer;
 use crate::config::{PoolConfig, TimeSource};
+#[cfg(feature = "sqlite")]
+use crate::database_files::DatabaseFiles;
 use crate::entity::{InstanceAdapter, InstanceEntity};
 use crate::error::{DieselError, is_connection_lost, is_retryable_conflict, query_error};
 use crate::migrations;
@@ -45,7 +49,7 @@ pub struct DieselStorage {
     statement_timeout: std::time::Duration,
     /// The SQLite file the storage opened, checked before each statement.
     #[cfg(feature = "sqlite")]
-    file: Option<crate::file_identity::FileIdentity>,
+    files: Option<Arc<DatabaseFiles>>,
     /// Checkpoints a SQLite file's write-ahead log off the request path; stops when dropped.
     #[cfg(feature = "sqlite")]
     _checkpointer: Option<Checkpointer>,
@@ -102,7 +106,7 @@ impl DieselStorage {
             url: url.to_owned(),
             batches,
             #[cfg(feature = "sqlite")]
-            file: None,
+            files: None,
             #[cfg(feature = "sqlite")]
             _checkpointer: None,
         };
@@ -122,23 +126,23 @@ impl DieselStorage {
         }
         drop(conn);
         #[cfg(feature = "sqlite")]
-        let mut storage = storage.with_checkpointer()?;
-        #[cfg(feature = "sqlite")]
-        if backend == Backend::Sqlite {
-            storage.file = crate::file_identity::FileIdentity::of_url(url);
-        }
+        let storage = storage.with_checkpointer()?;
         Ok(storage)
     }
 
-    /// A SQLite file (WAL mode, set by its first connection) gets its checkpoint thread.
+    /// A SQLite file (WAL mode, set by its first connection) gets its checkpoint thread, and
+    /// its files are watched.
     #[cfg(feature = "sqlite")]
     fn with_checkpointer(mut self) -> Result<Self, DieselError> {
         if self.backend == Backend::Sqlite && !is_sqlite_memory(&self.url) {
-            let checkpointer =
-                Checkpointer::start(&self.url).map_err(|error| DieselError::Unavailable {
+            let files = DatabaseFiles::of_url(&self.url).map(Arc::new);
+            self.files.clone_from(&files);
+            let checkpointer = Checkpointer::start(&self.url, files).map_err(|error| {
+                DieselError::Unavailable {
                     url: redact_url(&self.url),
                     reason: scrub(&error.to_string(), &self.url),
-                })?;
+                }
+            })?;
             self._checkpointer = Some(checkpointer);
         }
         Ok(self)
@@ -198,8 +202,8 @@ impl DieselStorage {
         special: impl Fn(&QueryError) -> Option<StorageError>,
     ) -> Result<R, StorageError> {
         #[cfg(feature = "sqlite")]
-        if let Some(file) = &self.file {
-            file.check()?;
+        if let Some(files) = &self.files {
+            files.check()?;
         }
         let mut conn = self.checkout()?;
         #[cfg(any(feature = "postgres", feature = "mysql"))]
@@ -246,6 +250,24 @@ impl DieselStorage {
         rows.into_iter()
             .map(|row| InstanceAdapter::from_storage_format(row).map_err(StorageError::from))
             .collect()
+    }
+}
+
+#[cfg(feature = "sqlite")]
+impl Drop for DieselStorage {
+    fn drop(&mut self) {
+        // Closing a SQLite connection writes the mapped WAL index; with the index immutable
+        // that would kill the process. The connections are left open instead (the process is
+        // usually exiting), and the pool never closes connections on its own (see
+        // `pool::build`).
+        if self
+            .files
+            .as_ref()
+            .is_some_and(|files| !files.wal_index_writable())
+        {
+            tracing::warn!(url = %redact_url(&self.url), "database files are immutable; leaving their connections open");
+            std::mem::forget(self.pool.clone());
+        }
     }
 }
 
