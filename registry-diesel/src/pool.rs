@@ -94,7 +94,7 @@ const MYSQL_SETTINGS: &str = "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMI
 pub(crate) struct Manager {
     backend: Backend,
     url: String,
-    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
     connection_timeout: Duration,
     #[allow(dead_code)]
     statement_timeout: Duration,
@@ -118,9 +118,7 @@ impl ManageConnection for Manager {
     type Error = ConnectionError;
 
     fn connect(&self) -> Result<PooledConn, ConnectionError> {
-        #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(unused_mut))]
-        let mut socket = None;
-        let db = match self.backend {
+        let (db, socket) = match self.backend {
             #[cfg(feature = "sqlite")]
             Backend::Sqlite => {
                 let mut conn = diesel::SqliteConnection::establish(&self.url)?;
@@ -134,7 +132,7 @@ impl ManageConnection for Manager {
                 // does the rest (see `crate::checkpoint`).
                 let checkpoint = format!("PRAGMA wal_autocheckpoint = {WRITER_CHECKPOINT_PAGES};");
                 conn.batch_execute(&checkpoint).map_err(setup_error)?;
-                DbConn::Sqlite(conn)
+                (DbConn::Sqlite(conn), None)
             }
             #[cfg(feature = "postgres")]
             Backend::Postgres => {
@@ -144,27 +142,26 @@ impl ManageConnection for Manager {
                     self.statement_timeout,
                 );
                 let port = session::url_port(&self.url, 5432);
-                let (mut conn, fd) =
-                    establish_with_socket(Some(port), || diesel::PgConnection::establish(&url))?;
-                socket = fd;
+                let (mut conn, fd) = establish_with_socket(port, self.connection_timeout, || {
+                    diesel::PgConnection::establish(&url)
+                })?;
                 conn.batch_execute(POSTGRES_SETTINGS).map_err(setup_error)?;
                 let timeout = session::postgres_statement_timeout(self.statement_timeout);
                 conn.batch_execute(&timeout).map_err(setup_error)?;
-                DbConn::Postgres(conn)
+                (DbConn::Postgres(conn), fd)
             }
             #[cfg(feature = "mysql")]
             Backend::Mysql => {
                 let port = session::url_port(&self.url, 3306);
-                let (mut conn, fd) = establish_with_socket(Some(port), || {
+                let (mut conn, fd) = establish_with_socket(port, self.connection_timeout, || {
                     diesel::MysqlConnection::establish(&self.url)
                 })?;
-                socket = fd;
                 conn.batch_execute(MYSQL_SETTINGS).map_err(setup_error)?;
                 let [mariadb, mysql] = session::mysql_statement_timeouts(self.statement_timeout);
                 if conn.batch_execute(&mariadb).is_err() {
                     conn.batch_execute(&mysql).map_err(setup_error)?;
                 }
-                DbConn::Mysql(conn)
+                (DbConn::Mysql(conn), fd)
             }
             #[allow(unreachable_patterns)]
             backend => {
