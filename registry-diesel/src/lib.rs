@@ -39,6 +39,7 @@ mod deadline;
 mod entity;
 mod error;
 mod instance_storage;
+mod item_storage;
 mod migrations;
 mod pool;
 mod query;

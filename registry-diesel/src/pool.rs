@@ -142,9 +142,12 @@ impl ManageConnection for Manager {
                     self.statement_timeout,
                 );
                 let port = session::url_port(&self.url, 5432);
-                let (mut conn, fd) = establish_with_socket(port, self.connection_timeout, || {
-                    diesel::PgConnection::establish(&url)
-                })?;
+                let (mut conn, fd) = establish_with_socket(
+                    session::url_server(&self.url),
+                    port,
+                    self.connection_timeout,
+                    || diesel::PgConnection::establish(&url),
+                )?;
                 conn.batch_execute(POSTGRES_SETTINGS).map_err(setup_error)?;
                 let timeout = session::postgres_statement_timeout(self.statement_timeout);
                 conn.batch_execute(&timeout).map_err(setup_error)?;
@@ -153,9 +156,12 @@ impl ManageConnection for Manager {
             #[cfg(feature = "mysql")]
             Backend::Mysql => {
                 let port = session::url_port(&self.url, 3306);
-                let (mut conn, fd) = establish_with_socket(port, self.connection_timeout, || {
-                    diesel::MysqlConnection::establish(&self.url)
-                })?;
+                let (mut conn, fd) = establish_with_socket(
+                    session::url_server(&self.url),
+                    port,
+                    self.connection_timeout,
+                    || diesel::MysqlConnection::establish(&self.url),
+                )?;
                 conn.batch_execute(MYSQL_SETTINGS).map_err(setup_error)?;
                 let [mariadb, mysql] = session::mysql_statement_timeouts(self.statement_timeout);
                 if conn.batch_execute(&mariadb).is_err() {

@@ -102,6 +102,28 @@ fn assert_unavailable<T: std::fmt::Debug>(result: Result<T, StorageError>, what:
     }
 }
 
+/// The first success of `call` within a bounded number of tries; every failure must be
+/// retryable. With deadlines this small, a loaded machine may miss one now and then: that is
+/// not what these tests are about.
+fn eventually<T, E: std::fmt::Display>(
+    what: &str,
+    mut call: impl FnMut() -> Result<T, E>,
+    retryable: impl Fn(&E) -> bool,
+) -> T {
+    let mut last = String::new();
+    for _ in 0..200 {
+        match call() {
+            Ok(value) => return value,
+            Err(error) => {
+                assert!(retryable(&error), "{what}: {error}");
+                last = error.to_string();
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+    panic!("{what} never succeeded; last error: {last}");
+}
+
 fn frozen_path_then_recovery(db: &TestDb) {
     run_migrations(&db.url).unwrap();
     let proxy = FreezableProxy::for_url(&db.url);
@@ -110,12 +132,22 @@ fn frozen_path_then_recovery(db: &TestDb) {
         .with_connection_timeout(TIMEOUT)
         .with_statement_timeout(TIMEOUT)
         .with_time_source(TimeSource::Caller);
-    // Connecting may take libpq's smallest connect timeout's worth of retries at most; the
-    // proxy is thawed here, so it does not.
-    let storage = Arc::new(DieselStorage::connect(&proxy.url(&db.url), config).unwrap());
+    let url = proxy.url(&db.url);
+    let storage = eventually(
+        "connect",
+        || DieselStorage::connect(&url, config.clone()),
+        registry_diesel::DieselError::is_retryable,
+    );
+    let storage = Arc::new(storage);
     let worker = ModelInstance::new("m@llm", "h", 1);
-    storage.heartbeat(&worker, Utc::now()).unwrap();
-    assert_eq!(storage.instances(None, false).unwrap().len(), 1);
+    let retryable = StorageError::is_retryable;
+    eventually(
+        "heartbeat",
+        || storage.heartbeat(&worker, Utc::now()),
+        retryable,
+    );
+    let listed = eventually("list", || storage.instances(None, false), retryable);
+    assert_eq!(listed.len(), 1);
 
     proxy.freeze();
     // More calls than the pool has connections: the first ones hit the frozen connections
@@ -130,21 +162,21 @@ fn frozen_path_then_recovery(db: &TestDb) {
     assert_unavailable(returns(&storage, |s| s.check_ready()), "readiness");
 
     proxy.thaw();
-    // The pool replaces the connections it dropped; give it a bounded number of tries.
-    let mut recovered = None;
-    for _ in 0..200 {
-        match storage.heartbeat(&worker, Utc::now()) {
-            Ok(()) => {
-                recovered = Some(());
-                break;
-            }
-            Err(error) => {
-                assert!(error.is_retryable(), "{error}");
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
-    }
-    assert!(recovered.is_some(), "no call succeeded after thawing");
-    assert_eq!(storage.instances(None, false).unwrap().len(), 1);
-    assert!(storage.check_ready().is_ok());
+    // The same storage works again once the pool has replaced the connections it dropped.
+    eventually(
+        "heartbeat after thawing",
+        || storage.heartbeat(&worker, Utc::now()),
+        retryable,
+    );
+    let listed = eventually(
+        "list after thawing",
+        || storage.instances(None, false),
+        retryable,
+    );
+    assert_eq!(listed.len(), 1);
+    eventually(
+        "readiness after thawing",
+        || storage.check_ready(),
+        retryable,
+    );
 }
