@@ -223,6 +223,12 @@ fn operator_weight_and_enabled_survive_the_workers_registrations() {
     storage.register(&worker, now).unwrap();
     let stored = storage.load(&id).unwrap().unwrap();
     assert_eq!((stored.weight, stored.enabled), (2.0, true));
+    // Released, the weight is the worker's again from its next register on.
+    let release = InstanceSettings::new().release_weight();
+    storage.apply_settings(&id, &release).unwrap();
+    assert_eq!(storage.load(&id).unwrap().unwrap().weight, 2.0);
+    storage.register(&worker, now).unwrap();
+    assert_eq!(storage.load(&id).unwrap().unwrap().weight, 3.0);
 }
 
 #[test]

@@ -11,12 +11,15 @@
 //! behind; it then finds little left to copy, and a writer's checkpoint is what lets the next
 //! commit start the log again from its beginning.
 
+use std::sync::Arc;
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, SqliteConnection};
+
+use crate::database_files::DatabaseFiles;
 
 /// The log size, in pages, at which a committing writer checkpoints (SQLite's default is
 /// 1,000). A full checkpoint is what lets the log start again from its beginning, so this
@@ -39,8 +42,12 @@ impl std::fmt::Debug for Checkpointer {
 }
 
 impl Checkpointer {
-    /// Opens a connection to the database file at `url` and starts checkpointing it.
-    pub(crate) fn start(url: &str) -> Result<Self, diesel::ConnectionError> {
+    /// Opens a connection to the database file at `url` and starts checkpointing it, each time
+    /// `files` (when known) say the database can be written.
+    pub(crate) fn start(
+        url: &str,
+        files: Option<Arc<DatabaseFiles>>,
+    ) -> Result<Self, diesel::ConnectionError> {
         let mut conn = SqliteConnection::establish(url)?;
         // A checkpoint that finds the database locked gives up at once and is tried again
         // next period; this thread never waits on a writer.
@@ -50,10 +57,18 @@ impl Checkpointer {
         let thread = std::thread::Builder::new()
             .name("sqlite-ckpt".to_owned())
             .spawn(move || {
+                let writable = || files.as_ref().is_none_or(|files| files.check().is_ok());
                 while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(PERIOD) {
+                    if !writable() {
+                        continue;
+                    }
                     if let Err(error) = conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE);") {
                         tracing::debug!(%error, "background checkpoint failed; a writer will checkpoint");
                     }
+                }
+                // Closing writes the mapped WAL index, which faults if it is immutable.
+                if files.is_some_and(|files| !files.wal_index_writable()) {
+                    std::mem::forget(conn);
                 }
             })
             .map_err(|error| diesel::ConnectionError::BadConnection(error.to_string()))?;

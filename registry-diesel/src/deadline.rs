@@ -160,21 +160,28 @@ fn watch(shared: &Shared) {
 /// Finds the socket a driver opened while `establish` ran, so its statements can be given a
 /// deadline. Drivers do not expose their socket; the descriptors open before and after tell.
 ///
-/// Connections are opened one at a time (a process-wide lock) so that two drivers' sockets are
-/// never confused. Another part of the process may open sockets meanwhile; when more than one
-/// new socket appears, only one whose peer port is `port` is taken. `None` when that does not
-/// single one out (then the connection has only the server's own statement timeout).
+/// Connections to one server (`server`, its URL's host and port) are opened one at a time so
+/// that two drivers' sockets are never confused. Another part of the process may open sockets
+/// meanwhile; when more than one new socket appears, only one whose peer port is `port` is
+/// taken. `None` when that does not single one out (then the connection has only the server's
+/// own statement timeout). A connection attempt waits at most `wait` for its turn (another may
+/// hang on a frozen path: the MySQL client has no connect timeout diesel can set), then
+/// connects without one.
 pub(crate) fn establish_with_socket<C, E>(
-    port: Option<u16>,
+    server: &str,
+    port: u16,
+    wait: Duration,
     establish: impl FnOnce() -> Result<C, E>,
 ) -> Result<(C, Option<RawFd>), E> {
-    static CONNECTING: Mutex<()> = Mutex::new(());
-    let _one_at_a_time = CONNECTING.lock().unwrap_or_else(PoisonError::into_inner);
+    let Some(_turn) = ConnectTurn::take(server, wait) else {
+        tracing::debug!("another connection is being opened; this one gets no client deadline");
+        return establish().map(|conn| (conn, None));
+    };
     let before = open_sockets();
     let conn = establish()?;
     let mut new: Vec<RawFd> = open_sockets().difference(&before).copied().collect();
     if new.len() > 1 {
-        new.retain(|&socket| peer_port(socket).is_some_and(|peer| Some(peer) == port));
+        new.retain(|&socket| peer_port(socket) == Some(port));
     }
     let socket = (new.len() == 1).then(|| new[0]);
     if socket.is_none() {
@@ -184,6 +191,45 @@ pub(crate) fn establish_with_socket<C, E>(
         );
     }
     Ok((conn, socket))
+}
+
+/// One server's turn to open a connection: a lock whose waiters give up after a while.
+struct ConnectTurn {
+    server: String,
+}
+
+/// The servers a connection is being opened to.
+static CONNECTING: Mutex<Vec<String>> = Mutex::new(Vec::new());
+static TURN_FREED: Condvar = Condvar::new();
+
+impl ConnectTurn {
+    fn take(server: &str, wait: Duration) -> Option<Self> {
+        let deadline = Instant::now() + wait;
+        let mut busy = CONNECTING.lock().unwrap_or_else(PoisonError::into_inner);
+        while busy.iter().any(|other| other == server) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            busy = TURN_FREED
+                .wait_timeout(busy, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        busy.push(server.to_owned());
+        Some(Self {
+            server: server.to_owned(),
+        })
+    }
+}
+
+impl Drop for ConnectTurn {
+    fn drop(&mut self) {
+        let mut busy = CONNECTING.lock().unwrap_or_else(PoisonError::into_inner);
+        busy.retain(|other| *other != self.server);
+        drop(busy);
+        TURN_FREED.notify_all();
+    }
 }
 
 /// The descriptors of this process that are sockets.

@@ -208,6 +208,14 @@ pub(crate) fn is_unavailable(error: &QueryError) -> bool {
     }
 }
 
+/// Driver messages of a statement the server ended while the connection stays usable.
+const STATEMENT_ENDED_MESSAGES: &[&str] = &[
+    "locked",
+    "statement timeout",
+    "max_statement_time",
+    "max_execution_time",
+];
+
 /// Whether the connection that produced `error` should be dropped rather than reused.
 pub(crate) fn is_connection_lost(error: &QueryError) -> bool {
     match error {
@@ -215,8 +223,12 @@ pub(crate) fn is_connection_lost(error: &QueryError) -> bool {
             DatabaseErrorKind::SerializationFailure | DatabaseErrorKind::ReadOnlyTransaction,
             _,
         ) => false,
+        // The server ended one statement (busy, locked, or past the statement timeout); the
+        // connection is fine.
         QueryError::DatabaseError(_, info)
-            if info.message().to_ascii_lowercase().contains("locked") =>
+            if STATEMENT_ENDED_MESSAGES
+                .iter()
+                .any(|m| info.message().to_ascii_lowercase().contains(m)) =>
         {
             false
         }
@@ -289,6 +301,12 @@ mod tests {
                 "{message}"
             );
         }
+        let timed_out = db_error(
+            DatabaseErrorKind::Unknown,
+            "canceling statement due to statement timeout",
+        );
+        assert!(query_error(&timed_out, String::new()).is_retryable());
+        assert!(!is_connection_lost(&timed_out));
         let pg = db_error(
             DatabaseErrorKind::ReadOnlyTransaction,
             "cannot execute UPDATE in a read-only transaction",

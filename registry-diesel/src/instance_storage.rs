@@ -79,7 +79,8 @@ pub(crate) fn upsert_record(
 struct SettingsChange {
     enabled: Option<bool>,
     weight: Option<f64>,
-    operator_weight: Option<f64>,
+    /// `Some(None)` clears the pin (sets `NULL`); `None` leaves it.
+    operator_weight: Option<Option<f64>>,
 }
 
 impl DieselStorage {
@@ -197,7 +198,11 @@ impl InstanceStorage for DieselStorage {
         let change = SettingsChange {
             enabled: settings.enabled,
             weight: settings.weight,
-            operator_weight: settings.weight,
+            operator_weight: if settings.release_weight {
+                Some(None)
+            } else {
+                settings.weight.map(Some)
+            },
         };
         let key = InstanceAdapter::query_for_identifier(id);
         let now = Now::Database;

@@ -32,13 +32,14 @@ mod batch;
 #[cfg(feature = "sqlite")]
 mod checkpoint;
 mod config;
+#[cfg(feature = "sqlite")]
+mod database_files;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 mod deadline;
 mod entity;
 mod error;
-#[cfg(feature = "sqlite")]
-mod file_identity;
 mod instance_storage;
+mod item_storage;
 mod migrations;
 mod pool;
 mod query;

@@ -69,12 +69,12 @@ pub(crate) struct PooledConn {
 /// that every worker re-sends each heartbeat interval; it is what makes a heartbeat cost
 /// microseconds instead of a disk flush.
 ///
-/// `mmap_size = 0`: SQLite reads the database through `read()`, never a memory map. A write
-/// through a mapping of a file that can no longer grow or be written (a full disk, a file made
-/// immutable) raises SIGBUS and kills the process; a `read()` or `write()` returns an error
-/// instead. The WAL index (`-shm`) stays a shared mapping: it is what lets the checkpoint
-/// connection, the pooled connections and other processes share the file safely, and
-/// `locking_mode = EXCLUSIVE` (a heap WAL index) would shut all of them out.
+/// `mmap_size = 0`: SQLite reads and writes the database through `read()` and `write()`, never
+/// a memory map. A write through a mapping of a file that can no longer be written (made
+/// immutable) raises SIGBUS and kills the process; `write()` returns an error instead. The WAL
+/// index (`-shm`) stays a shared mapping: it is what lets the checkpoint connection, the
+/// pooled connections and other processes share the file, and `locking_mode = EXCLUSIVE` (a
+/// heap WAL index) would shut all of them out. `crate::database_files` guards that mapping.
 #[cfg(feature = "sqlite")]
 const SQLITE_PRAGMAS: &str =
     "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA mmap_size = 0;";
@@ -94,7 +94,7 @@ const MYSQL_SETTINGS: &str = "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMI
 pub(crate) struct Manager {
     backend: Backend,
     url: String,
-    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
     connection_timeout: Duration,
     #[allow(dead_code)]
     statement_timeout: Duration,
@@ -118,9 +118,7 @@ impl ManageConnection for Manager {
     type Error = ConnectionError;
 
     fn connect(&self) -> Result<PooledConn, ConnectionError> {
-        #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(unused_mut))]
-        let mut socket = None;
-        let db = match self.backend {
+        let (db, socket) = match self.backend {
             #[cfg(feature = "sqlite")]
             Backend::Sqlite => {
                 let mut conn = diesel::SqliteConnection::establish(&self.url)?;
@@ -134,7 +132,7 @@ impl ManageConnection for Manager {
                 // does the rest (see `crate::checkpoint`).
                 let checkpoint = format!("PRAGMA wal_autocheckpoint = {WRITER_CHECKPOINT_PAGES};");
                 conn.batch_execute(&checkpoint).map_err(setup_error)?;
-                DbConn::Sqlite(conn)
+                (DbConn::Sqlite(conn), None)
             }
             #[cfg(feature = "postgres")]
             Backend::Postgres => {
@@ -144,27 +142,32 @@ impl ManageConnection for Manager {
                     self.statement_timeout,
                 );
                 let port = session::url_port(&self.url, 5432);
-                let (mut conn, fd) =
-                    establish_with_socket(Some(port), || diesel::PgConnection::establish(&url))?;
-                socket = fd;
+                let (mut conn, fd) = establish_with_socket(
+                    session::url_server(&self.url),
+                    port,
+                    self.connection_timeout,
+                    || diesel::PgConnection::establish(&url),
+                )?;
                 conn.batch_execute(POSTGRES_SETTINGS).map_err(setup_error)?;
                 let timeout = session::postgres_statement_timeout(self.statement_timeout);
                 conn.batch_execute(&timeout).map_err(setup_error)?;
-                DbConn::Postgres(conn)
+                (DbConn::Postgres(conn), fd)
             }
             #[cfg(feature = "mysql")]
             Backend::Mysql => {
                 let port = session::url_port(&self.url, 3306);
-                let (mut conn, fd) = establish_with_socket(Some(port), || {
-                    diesel::MysqlConnection::establish(&self.url)
-                })?;
-                socket = fd;
+                let (mut conn, fd) = establish_with_socket(
+                    session::url_server(&self.url),
+                    port,
+                    self.connection_timeout,
+                    || diesel::MysqlConnection::establish(&self.url),
+                )?;
                 conn.batch_execute(MYSQL_SETTINGS).map_err(setup_error)?;
                 let [mariadb, mysql] = session::mysql_statement_timeouts(self.statement_timeout);
                 if conn.batch_execute(&mariadb).is_err() {
                     conn.batch_execute(&mysql).map_err(setup_error)?;
                 }
-                DbConn::Mysql(conn)
+                (DbConn::Mysql(conn), fd)
             }
             #[allow(unreachable_patterns)]
             backend => {
@@ -232,8 +235,11 @@ pub(crate) fn build(url: &str, config: &PoolConfig) -> Result<(Pool, Backend), D
         .error_handler(Box::new(RedactingErrorHandler {
             url: url.to_owned(),
         }));
-    if memory {
-        // Closing the only connection would throw the whole in-memory database away.
+    if backend == Backend::Sqlite {
+        // In memory, closing the only connection would throw the whole database away. On a
+        // file, closing writes the mapped WAL index, which the storage guards against faults
+        // only on its own calls (see `crate::database_files`), not in the pool's thread; a
+        // local file's connection never goes stale anyway.
         builder = builder.idle_timeout(None).max_lifetime(None);
     }
     let pool = builder

@@ -71,15 +71,20 @@ fn server_timeout(timeout: Duration) -> Duration {
     timeout * 9 / 10
 }
 
-/// The TCP port a server URL names, or the backend's default.
-pub(crate) fn url_port(url: &str, default: u16) -> u16 {
+/// The host and port part of a server URL, without the user info (and its password).
+pub(crate) fn url_server(url: &str) -> &str {
     let Some((_, rest)) = url.split_once("://") else {
-        return default;
+        return "";
     };
     let authority = rest.split(['/', '?']).next().unwrap_or("");
-    let host_port = authority
+    authority
         .rsplit_once('@')
-        .map_or(authority, |(_, host)| host);
+        .map_or(authority, |(_, host)| host)
+}
+
+/// The TCP port a server URL names, or the backend's default.
+pub(crate) fn url_port(url: &str, default: u16) -> u16 {
+    let host_port = url_server(url);
     match host_port.rsplit_once(':') {
         Some((host, port)) if !host.ends_with(']') || host_port.ends_with(']') => {
             port.parse().unwrap_or(default)
@@ -121,6 +126,7 @@ mod tests {
         assert_eq!(url_port("postgres://u@h/db", 5432), 5432);
         assert_eq!(url_port("mysql://root@127.0.0.1:3307", 3306), 3307);
         assert_eq!(url_port("mysql://root@[::1]/db", 3306), 3306);
+        assert_eq!(url_server("postgres://u:p@w@h:6543/db?x=1"), "h:6543");
     }
 
     #[test]

@@ -1,11 +1,14 @@
-//! [`DieselStorage`]: the pool, and registry-core's generic [`Storage`] over the table.
+//! [`DieselStorage`]: the pool, and how one statement runs on it (see `crate::item_storage`
+//! for registry-core's generic `Storage` over the table).
 
 use std::fmt;
+#[cfg(feature = "sqlite")]
+use std::sync::Arc;
 
 use chrono::Utc;
 use diesel::prelude::*;
-use diesel::result::{DatabaseErrorKind, Error as QueryError};
-use registry_core::{ModelInstance, ModelInstanceIdentifier, QuerySpec, Storage, StorageError};
+use diesel::result::Error as QueryError;
+use registry_core::{ModelInstance, StorageError};
 
 #[cfg(feature = "sqlite")]
 use crate::backend::is_sqlite_memory;
@@ -14,12 +17,12 @@ use crate::batch::Batcher;
 #[cfg(feature = "sqlite")]
 use crate::checkpoint::Checkpointer;
 use crate::config::{PoolConfig, TimeSource};
+#[cfg(feature = "sqlite")]
+use crate::database_files::DatabaseFiles;
 use crate::entity::{InstanceAdapter, InstanceEntity};
 use crate::error::{DieselError, is_connection_lost, is_retryable_conflict, query_error};
 use crate::migrations;
-use crate::pool::{self, DbConn, Pool, dispatch};
-use crate::query::{apply_conditions, conditions, window};
-use crate::schema::dbgpt_cluster_registry_instance as t;
+use crate::pool::{self, DbConn, Pool};
 use crate::time::Now;
 use crate::upsert::OnExisting;
 
@@ -45,7 +48,7 @@ pub struct DieselStorage {
     statement_timeout: std::time::Duration,
     /// The SQLite file the storage opened, checked before each statement.
     #[cfg(feature = "sqlite")]
-    file: Option<crate::file_identity::FileIdentity>,
+    files: Option<Arc<DatabaseFiles>>,
     /// Checkpoints a SQLite file's write-ahead log off the request path; stops when dropped.
     #[cfg(feature = "sqlite")]
     _checkpointer: Option<Checkpointer>,
@@ -102,7 +105,7 @@ impl DieselStorage {
             url: url.to_owned(),
             batches,
             #[cfg(feature = "sqlite")]
-            file: None,
+            files: None,
             #[cfg(feature = "sqlite")]
             _checkpointer: None,
         };
@@ -122,23 +125,23 @@ impl DieselStorage {
         }
         drop(conn);
         #[cfg(feature = "sqlite")]
-        let mut storage = storage.with_checkpointer()?;
-        #[cfg(feature = "sqlite")]
-        if backend == Backend::Sqlite {
-            storage.file = crate::file_identity::FileIdentity::of_url(url);
-        }
+        let storage = storage.with_checkpointer()?;
         Ok(storage)
     }
 
-    /// A SQLite file (WAL mode, set by its first connection) gets its checkpoint thread.
+    /// A SQLite file (WAL mode, set by its first connection) gets its checkpoint thread, and
+    /// its files are watched.
     #[cfg(feature = "sqlite")]
     fn with_checkpointer(mut self) -> Result<Self, DieselError> {
         if self.backend == Backend::Sqlite && !is_sqlite_memory(&self.url) {
-            let checkpointer =
-                Checkpointer::start(&self.url).map_err(|error| DieselError::Unavailable {
+            let files = DatabaseFiles::of_url(&self.url).map(Arc::new);
+            self.files.clone_from(&files);
+            let checkpointer = Checkpointer::start(&self.url, files).map_err(|error| {
+                DieselError::Unavailable {
                     url: redact_url(&self.url),
                     reason: scrub(&error.to_string(), &self.url),
-                })?;
+                }
+            })?;
             self._checkpointer = Some(checkpointer);
         }
         Ok(self)
@@ -192,14 +195,14 @@ impl DieselStorage {
     }
 
     /// As [`run`](Self::run), with `special` choosing the storage error for some failures.
-    fn run_mapped<R>(
+    pub(crate) fn run_mapped<R>(
         &self,
         mut statement: impl FnMut(&mut DbConn) -> QueryResult<R>,
         special: impl Fn(&QueryError) -> Option<StorageError>,
     ) -> Result<R, StorageError> {
         #[cfg(feature = "sqlite")]
-        if let Some(file) = &self.file {
-            file.check()?;
+        if let Some(files) = &self.files {
+            files.check()?;
         }
         let mut conn = self.checkout()?;
         #[cfg(any(feature = "postgres", feature = "mysql"))]
@@ -242,112 +245,27 @@ impl DieselStorage {
         query_error(error, scrub(&error.to_string(), &self.url))
     }
 
-    fn entities(rows: Vec<InstanceEntity>) -> Result<Vec<ModelInstance>, StorageError> {
+    pub(crate) fn entities(rows: Vec<InstanceEntity>) -> Result<Vec<ModelInstance>, StorageError> {
         rows.into_iter()
             .map(|row| InstanceAdapter::from_storage_format(row).map_err(StorageError::from))
             .collect()
     }
 }
 
-impl Storage<ModelInstance> for DieselStorage {
-    fn save(&self, item: &ModelInstance) -> Result<(), StorageError> {
-        let id = item.identifier()?;
-        let record = InstanceAdapter::to_storage_format(item);
-        let now = Now::Database;
-        self.run_mapped(
-            |conn| {
-                dispatch!(conn, c => diesel::insert_into(t::table)
-                    .values((&record, t::gmt_created.eq(now), t::gmt_modified.eq(now)))
-                    .execute(c))
-            },
-            |error| {
-                matches!(
-                    error,
-                    QueryError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)
-                )
-                .then(|| StorageError::Duplicate(id.str_identifier()))
-            },
-        )
-        .map(drop)
-    }
-
-    fn update(&self, item: &ModelInstance) -> Result<(), StorageError> {
-        let id = item.identifier()?;
-        let record = InstanceAdapter::to_storage_format(item);
-        let now = Now::Database;
-        let updated = self.run(|conn| {
-            dispatch!(conn, c => diesel::update(t::table)
-                .filter(InstanceAdapter::query_for_identifier(&id))
-                .set((&record, t::gmt_modified.eq(now)))
-                .execute(c))
-        })?;
-        if updated == 0 {
-            return Err(StorageError::NotFound(id.str_identifier()));
+#[cfg(feature = "sqlite")]
+impl Drop for DieselStorage {
+    fn drop(&mut self) {
+        // Closing a SQLite connection writes the mapped WAL index; with the index immutable
+        // that would kill the process. The connections are left open instead (the process is
+        // usually exiting), and the pool never closes connections on its own (see
+        // `pool::build`).
+        if self
+            .files
+            .as_ref()
+            .is_some_and(|files| !files.wal_index_writable())
+        {
+            tracing::warn!(url = %redact_url(&self.url), "database files are immutable; leaving their connections open");
+            std::mem::forget(self.pool.clone());
         }
-        Ok(())
-    }
-
-    fn save_or_update(&self, item: &ModelInstance) -> Result<(), StorageError> {
-        item.identifier()?;
-        let record = InstanceAdapter::to_storage_format(item);
-        crate::instance_storage::upsert_record(self, &record)
-    }
-
-    fn load(&self, id: &ModelInstanceIdentifier) -> Result<Option<ModelInstance>, StorageError> {
-        let row = self.run(|conn| {
-            dispatch!(conn, c => t::table
-                .filter(InstanceAdapter::query_for_identifier(id))
-                .select(InstanceEntity::as_select())
-                .first(c)
-                .optional())
-        })?;
-        row.map(InstanceAdapter::from_storage_format)
-            .transpose()
-            .map_err(StorageError::from)
-    }
-
-    fn delete(&self, id: &ModelInstanceIdentifier) -> Result<(), StorageError> {
-        self.run(|conn| {
-            dispatch!(conn, c => diesel::delete(t::table)
-                .filter(InstanceAdapter::query_for_identifier(id))
-                .execute(c))
-        })
-        .map(drop)
-    }
-
-    fn query(&self, spec: &QuerySpec) -> Result<Vec<ModelInstance>, StorageError> {
-        let Some(conditions) = conditions(spec) else {
-            return Ok(Vec::new());
-        };
-        let window = window(spec);
-        let rows = self.run(|conn| {
-            dispatch!(conn, c => {
-                let query = t::table.select(InstanceEntity::as_select()).into_boxed();
-                let mut query = apply_conditions!(query, &conditions)
-                    .order((t::model_name.asc(), t::host.asc(), t::port.asc()));
-                if let Some((limit, offset)) = window {
-                    query = query.limit(limit).offset(offset);
-                }
-                query.load(c)
-            })
-        })?;
-        Self::entities(rows)
-    }
-
-    fn count(&self, spec: &QuerySpec) -> Result<u64, StorageError> {
-        let Some(conditions) = conditions(spec) else {
-            return Ok(0);
-        };
-        let count: i64 = self.run(|conn| {
-            dispatch!(conn, c => {
-                let query = t::table.into_boxed();
-                apply_conditions!(query, &conditions).count().get_result(c)
-            })
-        })?;
-        Ok(u64::try_from(count).unwrap_or(0))
-    }
-
-    fn is_blocking(&self) -> bool {
-        true
     }
 }

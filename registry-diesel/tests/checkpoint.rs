@@ -21,6 +21,16 @@ fn checkpoint_threads() -> usize {
         .count()
 }
 
+/// The count of checkpoint threads once it is `expected`, or after [`PATIENCE`]. A new thread
+/// names itself once it runs, so right after it is spawned it may still carry its parent's name.
+fn checkpoint_threads_settled(expected: usize) -> usize {
+    let deadline = Instant::now() + PATIENCE;
+    while checkpoint_threads() != expected && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    checkpoint_threads()
+}
+
 fn file_len(path: &Path) -> u64 {
     std::fs::metadata(path).map_or(0, |meta| meta.len())
 }
@@ -36,7 +46,7 @@ fn a_file_is_checkpointed_by_its_own_thread_which_ends_with_the_storage() {
     let db = dir.path().join("registry.db");
     let url = format!("sqlite://{}", db.display());
     let storage = DieselStorage::connect(&url, PoolConfig::default()).unwrap();
-    assert_eq!(checkpoint_threads(), 1);
+    assert_eq!(checkpoint_threads_settled(1), 1);
     let before = file_len(&db);
 
     // A few hundred commits: far fewer log pages than make a writer checkpoint, so only the

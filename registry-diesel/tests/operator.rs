@@ -52,6 +52,12 @@ fn operator_weight_and_enabled_survive_registrations(db: &TestDb) {
     storage.register(&worker, start()).unwrap();
     let stored = storage.load(&id).unwrap().unwrap();
     assert_eq!((stored.weight, stored.enabled), (2.0, true));
+    // Released, the weight is the worker's again from its next register on.
+    let release = InstanceSettings::new().release_weight();
+    assert!(storage.apply_settings(&id, &release).unwrap());
+    assert_eq!(storage.load(&id).unwrap().unwrap().weight, 2.0);
+    storage.register(&worker, start()).unwrap();
+    assert_eq!(storage.load(&id).unwrap().unwrap().weight, 3.0);
 }
 
 fn an_enabled_change_leaves_the_weight_to_the_worker(db: &TestDb) {

@@ -5,12 +5,14 @@ mod common;
 
 use common::TestDb;
 use registry_core::{InstanceStorage, ModelInstance, StorageError};
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 use registry_diesel::Backend;
 
 fn now() -> chrono::DateTime<chrono::Utc> {
     chrono::Utc::now()
 }
 
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 fn assert_unavailable<T: std::fmt::Debug>(result: Result<T, StorageError>, what: &str) {
     match result {
         Err(StorageError::Unavailable(_)) => {}

@@ -231,6 +231,9 @@ impl InstanceStorage for InMemoryStorage<ModelInstance> {
         if let Some(weight) = settings.weight {
             stored.pin_weight(weight);
         }
+        if settings.release_weight {
+            stored.release_weight();
+        }
         Ok(true)
     }
 

@@ -149,7 +149,8 @@ pub trait InstanceStorage: Storage<ModelInstance> {
     ///
     /// Operator settings win over the worker's: a weight set here is pinned, and the worker's
     /// later registers and heartbeats keep it (and `enabled`) until an operator sets another,
-    /// or the instance is deleted. A weight of 0 therefore drains an instance for good.
+    /// releases it ([`InstanceSettings::release_weight`]), or the instance is deleted. A weight
+    /// of 0 therefore drains an instance until an operator says otherwise.
     ///
     /// The default answers [`StorageError::Unsupported`]; every storage in this workspace
     /// implements it as one atomic operation.
@@ -217,6 +218,9 @@ pub struct InstanceSettings {
     pub enabled: Option<bool>,
     /// The instance's new share of traffic; pinned against the worker's re-registrations.
     pub weight: Option<f64>,
+    /// Gives the weight back to the worker: its next register sets it again. Applied after
+    /// `weight`, so a weight given in the same change is set now and not pinned.
+    pub release_weight: bool,
 }
 
 impl InstanceSettings {
@@ -234,6 +238,12 @@ impl InstanceSettings {
     /// Sets `weight`.
     pub fn weight(mut self, weight: f64) -> Self {
         self.weight = Some(weight);
+        self
+    }
+
+    /// Releases the weight (see [`release_weight`](Self::release_weight)).
+    pub fn release_weight(mut self) -> Self {
+        self.release_weight = true;
         self
     }
 

@@ -85,6 +85,11 @@ impl InstanceRecord {
         self.has(WEIGHT_PINNED)
     }
 
+    /// Lets the worker's registrations set the weight again.
+    pub(crate) fn release_weight(&mut self) {
+        self.set(WEIGHT_PINNED, false);
+    }
+
     /// Sets the weight as an operator does: pinned against the worker's registrations.
     pub(crate) fn pin_weight(&mut self, weight: f64) {
         self.weight = weight;
