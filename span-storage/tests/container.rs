@@ -4,12 +4,16 @@
 //! counters are the synchronisation points, and `wait_until` only polls for a state the
 //! container must reach.
 
+mod common;
+
+use common::Gate;
+
 use span_storage::{
     ContainerConfig, FileSpanStorage, FullPolicy, MemorySpanStorage, Span, SpanStorage,
     SpanStorageContainer, SpanStorageError, SpanType, read_span_file,
 };
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const LONG: Duration = Duration::from_secs(3600);
@@ -188,45 +192,6 @@ fn shutdown_twice_is_harmless_and_later_appends_are_counted_as_dropped() {
         container.append_span(&span(2)),
         Err(SpanStorageError::Closed)
     ));
-}
-
-/// A storage that holds the flush thread inside `append_spans` until opened.
-#[derive(Default)]
-struct Gate {
-    state: Mutex<(bool, usize)>,
-    changed: Condvar,
-    seen: AtomicU64,
-}
-
-impl Gate {
-    fn open(&self) {
-        self.state.lock().expect("lock").0 = true;
-        self.changed.notify_all();
-    }
-
-    fn wait_entered(&self) {
-        let mut state = self.state.lock().expect("lock");
-        while state.1 == 0 {
-            state = self.changed.wait(state).expect("wait");
-        }
-    }
-}
-
-impl SpanStorage for Gate {
-    fn append_span(&self, span: &Span) -> Result<(), SpanStorageError> {
-        self.append_spans(std::slice::from_ref(span))
-    }
-
-    fn append_spans(&self, spans: &[Span]) -> Result<(), SpanStorageError> {
-        let mut state = self.state.lock().expect("lock");
-        state.1 += 1;
-        self.changed.notify_all();
-        while !state.0 {
-            state = self.changed.wait(state).expect("wait");
-        }
-        self.seen.fetch_add(spans.len() as u64, Ordering::SeqCst);
-        Ok(())
-    }
 }
 
 fn gated(

@@ -4,14 +4,18 @@
 //! The full disk is real: `/dev/full` answers every write with `ENOSPC`. Nothing here waits
 //! out a timeout or asserts on timing; the gates and `flush()` are the synchronisation points.
 
+mod common;
+
+use common::Gate;
+
 use serde_json::json;
 use span_storage::{
     ContainerConfig, DetachedConfig, DetachedSpanStorage, FileSpanStorage, FullPolicy,
     MemorySpanStorage, MetadataLimits, Span, SpanStorage, SpanStorageContainer, SpanStorageError,
     SpanType, TRUNCATION_MARKER, read_span_file,
 };
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 const LONG: Duration = Duration::from_secs(3600);
@@ -96,45 +100,6 @@ fn spans_count_as_written_only_once_every_storage_took_them() {
     let counts = container.counts();
     assert_eq!((counts.written, counts.failed, counts.dropped), (12, 3, 0));
     assert_eq!(flaky.memory.len(), 12);
-}
-
-/// A storage that holds its caller inside `append_spans` until opened.
-#[derive(Default)]
-struct Gate {
-    state: Mutex<(bool, usize)>,
-    changed: Condvar,
-    seen: AtomicU64,
-}
-
-impl Gate {
-    fn open(&self) {
-        self.state.lock().expect("lock").0 = true;
-        self.changed.notify_all();
-    }
-
-    fn wait_entered(&self) {
-        let mut state = self.state.lock().expect("lock");
-        while state.1 == 0 {
-            state = self.changed.wait(state).expect("wait");
-        }
-    }
-}
-
-impl SpanStorage for Gate {
-    fn append_span(&self, span: &Span) -> Result<(), SpanStorageError> {
-        self.append_spans(std::slice::from_ref(span))
-    }
-
-    fn append_spans(&self, spans: &[Span]) -> Result<(), SpanStorageError> {
-        let mut state = self.state.lock().expect("lock");
-        state.1 += 1;
-        self.changed.notify_all();
-        while !state.0 {
-            state = self.changed.wait(state).expect("wait");
-        }
-        self.seen.fetch_add(spans.len() as u64, Ordering::SeqCst);
-        Ok(())
-    }
 }
 
 #[test]
