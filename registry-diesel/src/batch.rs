@@ -17,11 +17,8 @@ use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
-use diesel::RunQueryDsl;
 use registry_core::{ModelInstance, StorageError};
 
-use crate::pool::dispatch;
-use crate::storage::DieselStorage;
 use crate::time::Now;
 use crate::upsert::{OnExisting, Upsert, UpsertRow};
 
@@ -104,6 +101,13 @@ struct Queue {
 }
 
 /// Gathers one kind of upsert (registers or heartbeats) into group commits.
+/// Where a batch's upsert runs: the storage's pooled connections. A trait, so that the
+/// batcher knows how to group calls but not what a storage is made of.
+pub(crate) trait RunsUpserts {
+    /// Runs one (multi-row) upsert on a pooled connection.
+    fn run_upsert(&self, upsert: &Upsert<'_>) -> Result<usize, StorageError>;
+}
+
 pub(crate) struct Batcher {
     on_existing: OnExisting,
     max_leaders: usize,
@@ -126,7 +130,7 @@ impl Batcher {
     /// Writes one instance, together with whatever other calls are queued.
     pub(crate) fn submit(
         &self,
-        storage: &DieselStorage,
+        storage: &impl RunsUpserts,
         instance: &ModelInstance,
         now: Now,
     ) -> Result<(), StorageError> {
@@ -155,7 +159,7 @@ impl Batcher {
         self.lead(storage, &slot)
     }
 
-    fn lead(&self, storage: &DieselStorage, own: &Slot) -> Result<(), StorageError> {
+    fn lead(&self, storage: &impl RunsUpserts, own: &Slot) -> Result<(), StorageError> {
         loop {
             let batch: Vec<Arc<Slot>> = {
                 let mut queue = lock(&self.queue);
@@ -183,7 +187,7 @@ impl Batcher {
             .unwrap_or_else(|| Err(StorageError::Backend("no result".to_owned())))
     }
 
-    fn flush(&self, storage: &DieselStorage, batch: &[Arc<Slot>]) {
+    fn flush(&self, storage: &impl RunsUpserts, batch: &[Arc<Slot>]) {
         let mut rows: Vec<UpsertRow<'_>> = batch
             .iter()
             .map(|slot| UpsertRow::new(&slot.instance, slot.now))
@@ -200,47 +204,26 @@ impl Batcher {
         });
         let upsert = Upsert::new(&rows, self.on_existing);
         // A panic in the driver must not leave the waiting callers waiting forever.
-        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            storage.run(|conn| dispatch!(conn, c => upsert.execute(c)))
-        }))
-        .unwrap_or_else(|_| {
-            Err(StorageError::Backend(
-                "the database driver panicked".to_owned(),
-            ))
-        });
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| storage.run_upsert(&upsert)))
+            .unwrap_or_else(|_| {
+                Err(StorageError::Backend(
+                    "the database driver panicked".to_owned(),
+                ))
+            });
         match outcome {
             Ok(_) => batch.iter().for_each(|slot| slot.finish(Ok(()))),
             Err(error) if batch.len() > 1 && !error.is_retryable() => {
                 for slot in batch {
                     let row = [UpsertRow::new(&slot.instance, slot.now)];
                     let single = Upsert::new(&row, self.on_existing);
-                    slot.finish(
-                        storage
-                            .run(|conn| dispatch!(conn, c => single.execute(c)))
-                            .map(drop),
-                    );
+                    slot.finish(storage.run_upsert(&single).map(drop));
                 }
             }
             Err(error) => {
                 for slot in batch {
-                    slot.finish(Err(copy_error(&error)));
+                    slot.finish(Err(error.clone()));
                 }
             }
         }
-    }
-}
-
-/// The same error for another caller of a failed batch.
-fn copy_error(error: &StorageError) -> StorageError {
-    match error {
-        StorageError::Duplicate(id) => StorageError::Duplicate(id.clone()),
-        StorageError::NotFound(id) => StorageError::NotFound(id.clone()),
-        StorageError::Invalid(invalid) => StorageError::Invalid(invalid.clone()),
-        StorageError::InvalidArgument(message) => StorageError::InvalidArgument(message.clone()),
-        StorageError::Unavailable(message) => StorageError::Unavailable(message.clone()),
-        StorageError::Data(message) => StorageError::Data(message.clone()),
-        StorageError::Unsupported(operation) => StorageError::Unsupported(operation),
-        StorageError::Backend(message) => StorageError::Backend(message.clone()),
-        other => StorageError::Backend(other.to_string()),
     }
 }

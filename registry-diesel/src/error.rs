@@ -9,7 +9,7 @@ use diesel::result::{DatabaseErrorKind, Error as QueryError};
 use registry_core::StorageError;
 use thiserror::Error;
 
-use crate::backend::{Backend, redact_url};
+use crate::backend::{Backend, UnsupportedUrl, redact_url};
 
 /// Why connecting, migrating or querying failed.
 #[derive(Debug, Error)]
@@ -83,6 +83,24 @@ const REJECTIONS: &[&str] = &[
     "access denied",
     "unknown database",
 ];
+
+impl From<UnsupportedUrl> for DieselError {
+    fn from(error: UnsupportedUrl) -> Self {
+        Self::UnsupportedUrl { url: error.url }
+    }
+}
+
+impl DieselError {
+    /// The backend a URL names, if this build includes it.
+    pub(crate) fn compiled_backend(url: &str) -> Result<Backend, Self> {
+        let backend = Backend::from_url(url)?;
+        if backend.is_compiled() {
+            Ok(backend)
+        } else {
+            Err(Self::BackendNotCompiled { backend })
+        }
+    }
+}
 
 impl DieselError {
     /// A connection to `url` failed with `reason` (already scrubbed of the password):
@@ -322,5 +340,21 @@ mod tests {
         };
         assert!(error.is_retryable());
         assert!(StorageError::from(error).is_retryable());
+    }
+
+    #[test]
+    fn missing_backends_name_their_feature() {
+        let message = DieselError::BackendNotCompiled {
+            backend: Backend::Postgres,
+        }
+        .to_string();
+        assert!(message.contains("`postgres` feature"), "{message}");
+    }
+
+    #[test]
+    fn unknown_schemes_are_unsupported_urls() {
+        let error = DieselError::from(Backend::from_url("redis://u:hunter2@h").unwrap_err());
+        assert!(matches!(error, DieselError::UnsupportedUrl { .. }));
+        assert!(!error.to_string().contains("hunter2"));
     }
 }

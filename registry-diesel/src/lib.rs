@@ -50,7 +50,7 @@ mod storage;
 mod time;
 mod upsert;
 
-pub use backend::{Backend, redact_url};
+pub use backend::{Backend, UnsupportedUrl, redact_url};
 pub use config::{PoolConfig, TimeSource};
 pub use entity::{IdentifierQuery, InstanceAdapter, InstanceEntity, InstanceRecord};
 pub use error::DieselError;

@@ -213,7 +213,7 @@ pub(crate) type Pool = r2d2::Pool<Manager>;
 /// Builds a pool and opens all of its connections, waiting at most the connection timeout, so
 /// that an unreachable database is an error now rather than at the first call.
 pub(crate) fn build(url: &str, config: &PoolConfig) -> Result<(Pool, Backend), DieselError> {
-    let backend = Backend::compiled_from_url(url)?;
+    let backend = DieselError::compiled_backend(url)?;
     let manager = Manager {
         backend,
         url: url.to_owned(),

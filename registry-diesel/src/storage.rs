@@ -13,7 +13,7 @@ use registry_core::{ModelInstance, StorageError};
 #[cfg(feature = "sqlite")]
 use crate::backend::is_sqlite_memory;
 use crate::backend::{Backend, redact_url, scrub};
-use crate::batch::Batcher;
+use crate::batch::{Batcher, RunsUpserts};
 #[cfg(feature = "sqlite")]
 use crate::checkpoint::Checkpointer;
 use crate::config::{PoolConfig, TimeSource};
@@ -22,9 +22,9 @@ use crate::database_files::DatabaseFiles;
 use crate::entity::{InstanceAdapter, InstanceEntity};
 use crate::error::{DieselError, is_connection_lost, is_retryable_conflict, query_error};
 use crate::migrations;
-use crate::pool::{self, DbConn, Pool};
+use crate::pool::{self, DbConn, Pool, dispatch};
 use crate::time::Now;
-use crate::upsert::OnExisting;
+use crate::upsert::{OnExisting, Upsert};
 
 /// How often a statement that lost a deadlock or serialization race is run again. Every
 /// statement here is a single atomic statement, so running it again is always safe.
@@ -249,6 +249,12 @@ impl DieselStorage {
         rows.into_iter()
             .map(|row| InstanceAdapter::from_storage_format(row).map_err(StorageError::from))
             .collect()
+    }
+}
+
+impl RunsUpserts for DieselStorage {
+    fn run_upsert(&self, upsert: &Upsert<'_>) -> Result<usize, StorageError> {
+        self.run(|conn| dispatch!(conn, c => upsert.execute(c)))
     }
 }
 

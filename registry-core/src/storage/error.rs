@@ -8,7 +8,7 @@ use crate::identifier::ValidationError;
 ///
 /// [`Unavailable`](Self::Unavailable) is the only retryable kind: the backend could not be
 /// reached or did not answer in time. The others are about the data and will fail again.
-#[derive(Debug, Error)]
+#[derive(Debug, Clone, Error)]
 #[non_exhaustive]
 pub enum StorageError {
     /// `save` found an item with the same identifier.
