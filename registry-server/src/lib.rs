@@ -20,6 +20,7 @@ mod auth;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod config;
+mod endpoints;
 mod error;
 mod health;
 mod listing;
@@ -37,7 +38,6 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
 use registry_core::StorageModelRegistry;
 
 pub use admission::RequestPolicy;
@@ -186,19 +186,7 @@ impl AppState {
 /// The server's routes over `state`, without a socket: tests drive it with
 /// `tower::ServiceExt::oneshot`, the binary serves it with `axum::serve`.
 pub fn app(state: AppState) -> Router {
-    Router::new()
-        .route("/api/health", get(routes::health))
-        .route("/api/ready", get(health::ready))
-        .route(
-            "/api/controller/models",
-            post(routes::register)
-                .delete(routes::deregister)
-                .get(routes::list),
-        )
-        .route("/api/controller/heartbeat", post(routes::heartbeat))
-        .route("/v1/models", get(routes::openai_models))
-        .route("/metrics", get(routes::metrics))
-        .merge(ops::routes())
+    endpoints::router()
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.body_limit()))

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use registry_core::RegistryStats;
 
 /// The routes the server answers, as metric labels.
@@ -62,30 +62,6 @@ impl Route {
         Route::Other,
     ];
 
-    /// The route a request goes to. A route served for one method is told by its path alone,
-    /// so that its other methods (answered 405) count under it too; the paths of
-    /// `/api/controller/models` are told apart by method.
-    pub(crate) fn of(method: &Method, path: &str) -> Self {
-        match (path, method) {
-            ("/api/health", _) => Self::Health,
-            ("/api/ready", _) => Self::Ready,
-            ("/api/controller/models", &Method::POST) => Self::Register,
-            ("/api/controller/models", &Method::DELETE) => Self::Deregister,
-            ("/api/controller/models", &Method::GET) => Self::List,
-            ("/api/controller/heartbeat", &Method::POST) => Self::Heartbeat,
-            ("/v1/models", _) => Self::Models,
-            ("/metrics", _) => Self::Metrics,
-            ("/", _) => Self::Dashboard,
-            ("/traces", _) => Self::TracesPage,
-            (crate::ops::WATCH_PATH, _) => Self::Watch,
-            (crate::ops::SETTINGS_PATH, _) => Self::Settings,
-            ("/api/traces", _) => Self::TraceList,
-            _ if one_segment_under(path, "/assets/") => Self::Asset,
-            _ if one_segment_under(path, "/api/traces/") => Self::TraceTree,
-            _ => Self::Other,
-        }
-    }
-
     /// The label value.
     pub(crate) fn label(self) -> &'static str {
         match self {
@@ -107,12 +83,6 @@ impl Route {
             Self::Other => "other",
         }
     }
-}
-
-/// Whether `path` is `prefix` and one non-empty path segment, as a `{param}` route matches.
-fn one_segment_under(path: &str, prefix: &str) -> bool {
-    path.strip_prefix(prefix)
-        .is_some_and(|rest| !rest.is_empty() && !rest.contains('/'))
 }
 
 /// Upper bounds of the latency histogram's buckets, in seconds.
@@ -436,49 +406,6 @@ mod tests {
         drop(second);
         let text = metrics.render(&Gauges::default());
         assert_eq!(line(&text, "watch").as_deref(), Some("0"), "{text}");
-    }
-
-    #[test]
-    fn routes_are_told_apart_by_method() {
-        let path = "/api/controller/models";
-        assert_eq!(Route::of(&Method::POST, path), Route::Register);
-        assert_eq!(Route::of(&Method::DELETE, path), Route::Deregister);
-        assert_eq!(Route::of(&Method::GET, path), Route::List);
-        assert_eq!(Route::of(&Method::PUT, path), Route::Other);
-    }
-
-    #[test]
-    fn every_operator_route_has_its_own_label() {
-        let get = Method::GET;
-        for (method, path, route, label) in [
-            (&get, "/", Route::Dashboard, "dashboard"),
-            (&get, "/traces", Route::TracesPage, "traces_page"),
-            (&get, "/assets/dashboard.js", Route::Asset, "asset"),
-            (&get, "/assets/missing.css", Route::Asset, "asset"),
-            (&get, "/api/controller/watch", Route::Watch, "watch"),
-            (
-                &Method::POST,
-                "/api/controller/models/settings",
-                Route::Settings,
-                "settings",
-            ),
-            (&get, "/api/traces", Route::TraceList, "trace_list"),
-            (&get, "/api/traces/0123abcd", Route::TraceTree, "trace_tree"),
-        ] {
-            assert_eq!(Route::of(method, path), route, "{path}");
-            assert_eq!(route.label(), label);
-        }
-        // Paths no route matches stay `other`, even under a route's prefix.
-        for path in [
-            "/assets/",
-            "/assets/a/b",
-            "/api/traces/",
-            "/api/traces/a/b",
-            "/traces/",
-            "/nope",
-        ] {
-            assert_eq!(Route::of(&get, path), Route::Other, "{path}");
-        }
     }
 
     #[test]

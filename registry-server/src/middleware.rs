@@ -2,14 +2,14 @@
 
 use std::time::Instant;
 
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::AppState;
 use crate::admission::{check_json_content_type, has_body};
+use crate::endpoints::{Access, Endpoint, Matched};
 use crate::error::AppError;
-use crate::metrics::Route;
 use crate::spans::{OpenSpan, REQUEST_OPERATION, TRACE_HEADER};
 
 /// The span around the current request, for handlers to open child spans in.
@@ -27,32 +27,41 @@ impl RequestSpan {
 const MAX_TRACED_PATH: usize = 256;
 
 /// Counts the request while in flight, counts and times it, admits it (declared body size,
-/// token, browser origin, JSON content type, body read timeout), and only then traces it,
-/// unless it is a heartbeat, a health check, a page or a path the server does not serve: a
-/// request refused before its handler costs no span, so unauthenticated traffic cannot fill
-/// the span file.
+/// token, browser origin, JSON content type, body read timeout) by the policy its endpoint
+/// declares, and only then traces it if the endpoint is traced: a request refused before its
+/// handler, or to a path the server does not serve, costs no span, so unauthenticated traffic
+/// cannot fill the span file.
 pub(crate) async fn observe(
     State(state): State<AppState>,
     request: Request,
     next: Next,
 ) -> Response {
     let started = Instant::now();
-    let route = Route::of(request.method(), request.uri().path());
+    let template = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(MatchedPath::as_str);
+    let matched = Matched::find(request.method(), template);
+    let route = matched.route();
     let _in_flight = state.metrics().in_flight(route);
-    let response = match admit(&state, route, request).await {
-        Ok(request) if waits_on_storage(route) => {
+    let response = match (admit(&state, matched, request).await, matched) {
+        (Ok(request), Matched::Endpoint(endpoint)) if endpoint.storage_bound => {
             // The storage has its own timeouts; this is the promise on top of them, that a
             // request is answered within the deadline whatever the driver does.
             let deadline = state.policy().storage_deadline;
-            tokio::time::timeout(deadline, run_traced(&state, route, request, next))
+            tokio::time::timeout(deadline, run_traced(&state, endpoint, request, next))
                 .await
                 .unwrap_or_else(|_| {
                     AppError::Unavailable("no answer within the storage deadline".into())
                         .into_response()
                 })
         }
-        Ok(request) => run_traced(&state, route, request, next).await,
-        Err(error) => error.into_response(),
+        (Ok(request), Matched::Endpoint(endpoint)) => {
+            run_traced(&state, endpoint, request, next).await
+        }
+        // Nothing serves it: the fallback answers 404 or 405.
+        (Ok(request), _) => next.run(request).await,
+        (Err(error), _) => error.into_response(),
     };
     state
         .metrics()
@@ -60,35 +69,21 @@ pub(crate) async fn observe(
     response
 }
 
-/// Routes whose answer waits on the storage. `/metrics` and `/api/ready` bound their own
-/// storage calls so that they can still answer (with the storage marked down).
-fn waits_on_storage(route: Route) -> bool {
-    matches!(
-        route,
-        Route::Register
-            | Route::Deregister
-            | Route::List
-            | Route::Heartbeat
-            | Route::Models
-            | Route::Settings
-    )
-}
-
-async fn admit(state: &AppState, route: Route, request: Request) -> Result<Request, AppError> {
+async fn admit(state: &AppState, matched: Matched, request: Request) -> Result<Request, AppError> {
     let policy = state.policy();
     policy.check_declared_length(request.headers())?;
-    let path = request.uri().path();
-    let write = matches!(
-        route,
-        Route::Register | Route::Deregister | Route::Heartbeat | Route::Settings
-    );
-    if !crate::ops::is_page(path) && !matches!(route, Route::Health | Route::Ready) {
-        state.auth().check(request.headers(), write)?;
+    let Matched::Endpoint(endpoint) = matched else {
+        return Ok(request);
+    };
+    match endpoint.access {
+        Access::Open => {}
+        Access::Read => state.auth().check(request.headers(), false)?,
+        Access::Write => {
+            state.auth().check(request.headers(), true)?;
+            policy.check_origin(request.headers())?;
+        }
     }
-    if write {
-        policy.check_origin(request.headers())?;
-    }
-    if matches!(route, Route::Register | Route::Heartbeat | Route::Settings) {
+    if endpoint.json_body {
         check_json_content_type(request.headers())?;
     }
     if has_body(request.method()) {
@@ -97,15 +92,13 @@ async fn admit(state: &AppState, route: Route, request: Request) -> Result<Reque
     Ok(request)
 }
 
-async fn run_traced(state: &AppState, route: Route, mut request: Request, next: Next) -> Response {
-    // Pages hold no data, a watch is a poll like a heartbeat, and a path the server does not
-    // serve is not work: none of them is traced.
-    let quiet = crate::ops::is_page(request.uri().path())
-        || matches!(
-            route,
-            Route::Watch | Route::Heartbeat | Route::Health | Route::Ready | Route::Other
-        );
-    if quiet {
+async fn run_traced(
+    state: &AppState,
+    endpoint: &Endpoint,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    if !endpoint.traced {
         return next.run(request).await;
     }
     let parent = request

@@ -311,6 +311,26 @@ async fn metrics_label_every_operator_route() {
         ("GET", "/api/traces/0123abcd", None, StatusCode::NOT_FOUND),
         ("GET", "/api/traces/a/b", None, StatusCode::NOT_FOUND),
         ("GET", "/api/traces/", None, StatusCode::NOT_FOUND),
+        // Paths no route matches stay `other`, even under a route's prefix.
+        ("GET", "/assets/", None, StatusCode::NOT_FOUND),
+        ("GET", "/assets/a/b", None, StatusCode::NOT_FOUND),
+        ("GET", "/traces/", None, StatusCode::NOT_FOUND),
+        ("GET", "/nope", None, StatusCode::NOT_FOUND),
+        // `/api/controller/models` is told apart by method; a method it does not take is
+        // `other`.
+        ("GET", "/api/controller/models", None, StatusCode::OK),
+        (
+            "DELETE",
+            "/api/controller/models?model_name=x&host=h&port=9",
+            None,
+            StatusCode::OK,
+        ),
+        (
+            "PUT",
+            "/api/controller/models",
+            None,
+            StatusCode::METHOD_NOT_ALLOWED,
+        ),
     ] {
         let answer = call(&app, method, uri, body, &[]).await;
         assert_eq!(answer.status, status, "{method} {uri}: {}", answer.text);
@@ -326,7 +346,10 @@ async fn metrics_label_every_operator_route() {
         "registry_http_requests_total{route=\"settings\",status=\"200\"} 1",
         "registry_http_requests_total{route=\"trace_list\",status=\"200\"} 1",
         "registry_http_requests_total{route=\"trace_tree\",status=\"404\"} 1",
-        "registry_http_requests_total{route=\"other\",status=\"404\"} 2",
+        "registry_http_requests_total{route=\"other\",status=\"404\"} 6",
+        "registry_http_requests_total{route=\"other\",status=\"405\"} 1",
+        "registry_http_requests_total{route=\"list\",status=\"200\"} 1",
+        "registry_http_requests_total{route=\"deregister\",status=\"200\"} 1",
         "registry_http_request_duration_seconds_count{route=\"watch\"} 1",
         "registry_http_request_duration_seconds_count{route=\"asset\"} 2",
         // The scrape itself is in flight; the finished watch is not.

@@ -7,21 +7,18 @@
 //! which the page calls with the token the operator typed.
 
 pub mod cli;
-mod pages;
-mod settings;
-mod traces;
-mod watch;
+pub(crate) mod pages;
+pub(crate) mod settings;
+pub(crate) mod traces;
+pub(crate) mod watch;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use axum::Router;
-use axum::routing::{get, post};
 use registry_core::{ChangeFeed, ModelRegistry};
 
 use crate::AppState;
 
-pub(crate) use pages::is_page;
 pub use traces::DEFAULT_TRACE_LIMIT;
 pub use watch::{DEFAULT_WAIT, INDEX_HEADER, MAX_WAIT};
 
@@ -91,16 +88,4 @@ impl AppState {
         self.listings().changed();
         self.ops().nudge();
     }
-}
-
-/// The operators' routes, merged into [`crate::app`].
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/", get(pages::dashboard))
-        .route("/traces", get(pages::traces))
-        .route("/assets/{name}", get(pages::asset))
-        .route(WATCH_PATH, get(watch::watch))
-        .route(SETTINGS_PATH, post(settings::update))
-        .route("/api/traces", get(traces::list))
-        .route("/api/traces/{trace_id}", get(traces::tree))
 }

@@ -26,11 +26,6 @@ const ASSETS: [(&str, &str, &str); 3] = [
     ),
 ];
 
-/// Whether `path` is a page or an asset: they hold no data and are served without a token.
-pub(crate) fn is_page(path: &str) -> bool {
-    path == "/" || path == "/traces" || path.starts_with("/assets/")
-}
-
 fn html(text: &'static str) -> Response {
     (
         [

@@ -1,0 +1,281 @@
+//! The one route table: every endpoint's method, path template, metrics label and policy
+//! (who may call it, whether it is traced, whether it takes a JSON body, whether it waits on
+//! the storage). [`crate::app`] builds the router from this table, and the middleware looks
+//! the policy up by the template the router matched, so no second classification of paths
+//! exists to drift from the router.
+
+use axum::Router;
+use axum::http::Method;
+use axum::routing::{MethodRouter, delete, get, post};
+
+use crate::metrics::Route;
+use crate::{AppState, health, ops, routes};
+
+/// Who may call an endpoint when a token is configured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// Never needs the token: liveness, readiness, and pages and assets, which hold no data.
+    Open,
+    /// Needs the token only with `auth_reads`.
+    Read,
+    /// Always needs the token; a browser may only call it from its own origin.
+    Write,
+}
+
+/// One endpoint and its policy.
+#[derive(Debug)]
+pub(crate) struct Endpoint {
+    pub(crate) method: Method,
+    pub(crate) path: &'static str,
+    pub(crate) route: Route,
+    pub(crate) access: Access,
+    /// Whether a request span is written. DB-GPT traces neither heartbeats nor health
+    /// checks; pages hold no data, and a watch is a poll like a heartbeat.
+    pub(crate) traced: bool,
+    /// Whether the body must be JSON.
+    pub(crate) json_body: bool,
+    /// Whether the answer waits on the storage, and so is bounded by the storage deadline.
+    /// `/metrics` and `/api/ready` bound their own storage calls, so that they still answer.
+    pub(crate) storage_bound: bool,
+    handler: fn() -> MethodRouter<AppState>,
+}
+
+const fn endpoint(
+    method: Method,
+    path: &'static str,
+    route: Route,
+    access: Access,
+    handler: fn() -> MethodRouter<AppState>,
+) -> Endpoint {
+    Endpoint {
+        method,
+        path,
+        route,
+        access,
+        traced: true,
+        json_body: false,
+        storage_bound: false,
+        handler,
+    }
+}
+
+impl Endpoint {
+    const fn untraced(mut self) -> Self {
+        self.traced = false;
+        self
+    }
+
+    const fn json(mut self) -> Self {
+        self.json_body = true;
+        self
+    }
+
+    const fn storage(mut self) -> Self {
+        self.storage_bound = true;
+        self
+    }
+}
+
+use Access::{Open, Read, Write};
+
+/// Every endpoint the server serves.
+pub(crate) static ENDPOINTS: [Endpoint; 15] = [
+    endpoint(Method::GET, "/api/health", Route::Health, Open, || {
+        get(routes::health)
+    })
+    .untraced(),
+    endpoint(Method::GET, "/api/ready", Route::Ready, Open, || {
+        get(health::ready)
+    })
+    .untraced(),
+    endpoint(
+        Method::POST,
+        "/api/controller/models",
+        Route::Register,
+        Write,
+        || post(routes::register),
+    )
+    .json()
+    .storage(),
+    endpoint(
+        Method::DELETE,
+        "/api/controller/models",
+        Route::Deregister,
+        Write,
+        || delete(routes::deregister),
+    )
+    .storage(),
+    endpoint(
+        Method::GET,
+        "/api/controller/models",
+        Route::List,
+        Read,
+        || get(routes::list),
+    )
+    .storage(),
+    endpoint(
+        Method::POST,
+        "/api/controller/heartbeat",
+        Route::Heartbeat,
+        Write,
+        || post(routes::heartbeat),
+    )
+    .untraced()
+    .json()
+    .storage(),
+    endpoint(Method::GET, "/v1/models", Route::Models, Read, || {
+        get(routes::openai_models)
+    })
+    .storage(),
+    endpoint(Method::GET, "/metrics", Route::Metrics, Read, || {
+        get(routes::metrics)
+    }),
+    endpoint(Method::GET, "/", Route::Dashboard, Open, || {
+        get(ops::pages::dashboard)
+    })
+    .untraced(),
+    endpoint(Method::GET, "/traces", Route::TracesPage, Open, || {
+        get(ops::pages::traces)
+    })
+    .untraced(),
+    endpoint(Method::GET, "/assets/{name}", Route::Asset, Open, || {
+        get(ops::pages::asset)
+    })
+    .untraced(),
+    endpoint(Method::GET, ops::WATCH_PATH, Route::Watch, Read, || {
+        get(ops::watch::watch)
+    })
+    .untraced(),
+    endpoint(
+        Method::POST,
+        ops::SETTINGS_PATH,
+        Route::Settings,
+        Write,
+        || post(ops::settings::update),
+    )
+    .json()
+    .storage(),
+    endpoint(Method::GET, "/api/traces", Route::TraceList, Read, || {
+        get(ops::traces::list)
+    }),
+    endpoint(
+        Method::GET,
+        "/api/traces/{trace_id}",
+        Route::TraceTree,
+        Read,
+        || get(ops::traces::tree),
+    ),
+];
+
+/// The router over every endpoint of [`ENDPOINTS`], one route per path template.
+pub(crate) fn router() -> Router<AppState> {
+    let mut router = Router::new();
+    for (index, first) in ENDPOINTS.iter().enumerate() {
+        if ENDPOINTS[..index].iter().any(|e| e.path == first.path) {
+            continue;
+        }
+        let methods = ENDPOINTS
+            .iter()
+            .filter(|e| e.path == first.path)
+            .fold(MethodRouter::new(), |methods, e| {
+                methods.merge((e.handler)())
+            });
+        router = router.route(first.path, methods);
+    }
+    router
+}
+
+/// What the middleware knows of a request before its handler runs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Matched {
+    /// An endpoint serves the request.
+    Endpoint(&'static Endpoint),
+    /// The path is served, but not for this method (answered 405); labelled as the path's
+    /// endpoint when it has only one.
+    OtherMethod(Route),
+    /// No path matched (answered 404).
+    Nothing,
+}
+
+impl Matched {
+    /// The endpoint for a request whose path matched `template` (axum's `MatchedPath`).
+    pub(crate) fn find(method: &Method, template: Option<&str>) -> Self {
+        let Some(template) = template else {
+            return Self::Nothing;
+        };
+        // axum answers HEAD with the GET handler.
+        let method = if method == Method::HEAD {
+            &Method::GET
+        } else {
+            method
+        };
+        let mut on_path = ENDPOINTS.iter().filter(|e| e.path == template);
+        if let Some(endpoint) = on_path.clone().find(|e| e.method == *method) {
+            return Self::Endpoint(endpoint);
+        }
+        match (on_path.next(), on_path.next()) {
+            (Some(only), None) => Self::OtherMethod(only.route),
+            _ => Self::OtherMethod(Route::Other),
+        }
+    }
+
+    /// The metrics label.
+    pub(crate) fn route(self) -> Route {
+        match self {
+            Self::Endpoint(endpoint) => endpoint.route,
+            Self::OtherMethod(route) => route,
+            Self::Nothing => Route::Other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_method_and_path_is_declared_once() {
+        for (index, endpoint) in ENDPOINTS.iter().enumerate() {
+            assert!(
+                !ENDPOINTS[..index]
+                    .iter()
+                    .any(|e| e.path == endpoint.path && e.method == endpoint.method),
+                "{} {} twice",
+                endpoint.method,
+                endpoint.path
+            );
+        }
+    }
+
+    #[test]
+    fn requests_find_their_endpoint_by_the_matched_template() {
+        let found = Matched::find(&Method::POST, Some("/api/controller/models"));
+        assert!(matches!(found, Matched::Endpoint(e) if e.route == Route::Register));
+        let head = Matched::find(&Method::HEAD, Some("/api/health"));
+        assert!(matches!(head, Matched::Endpoint(e) if e.route == Route::Health));
+        let tree = Matched::find(&Method::GET, Some("/api/traces/{trace_id}"));
+        assert_eq!(tree.route(), Route::TraceTree);
+        // Another method on a one-endpoint path counts under that endpoint; on a path with
+        // several endpoints it is `other`.
+        assert_eq!(
+            Matched::find(&Method::PUT, Some("/metrics")).route(),
+            Route::Metrics
+        );
+        assert_eq!(
+            Matched::find(&Method::PUT, Some("/api/controller/models")).route(),
+            Route::Other
+        );
+        assert_eq!(Matched::find(&Method::GET, None).route(), Route::Other);
+    }
+
+    #[test]
+    fn writes_need_the_token_and_only_polls_and_pages_go_untraced() {
+        for endpoint in &ENDPOINTS {
+            let writes = endpoint.method == Method::POST || endpoint.method == Method::DELETE;
+            assert_eq!(endpoint.access == Write, writes, "{}", endpoint.path);
+            if endpoint.json_body {
+                assert_eq!(endpoint.method, Method::POST, "{}", endpoint.path);
+            }
+        }
+    }
+}
