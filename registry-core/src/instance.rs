@@ -112,6 +112,13 @@ impl ModelInstance {
         Ok(())
     }
 
+    /// Whether selection may pick this instance: healthy, enabled and with a positive, finite
+    /// weight. The one eligibility rule, for selection and for anything that lists what can
+    /// serve (such as `/v1/models`).
+    pub fn is_selectable(&self) -> bool {
+        self.healthy && self.enabled && self.weight.is_finite() && self.weight > 0.0
+    }
+
     /// The identifier's parts, borrowed; valid once [`normalize`](Self::normalize) succeeded.
     pub fn key(&self) -> InstanceKey<'_> {
         InstanceKey {

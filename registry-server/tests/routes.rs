@@ -221,7 +221,7 @@ async fn deregister_marks_unhealthy_or_removes_and_ignores_missing_instances() {
 }
 
 #[tokio::test]
-async fn openai_models_lists_healthy_enabled_models_once() {
+async fn openai_models_lists_models_with_a_selectable_instance_once() {
     let registry = registry();
     let app = router(&registry, None, DEFAULT_BODY_LIMIT);
     register(&app, "a@llm", "h", 1).await;
@@ -237,11 +237,22 @@ async fn openai_models_lists_healthy_enabled_models_once() {
         &[],
     )
     .await;
+    // Drained by an operator: selection never picks it, so it serves nothing.
+    register(&app, "drained@llm", "h", 5).await;
+    let drain = br#"{"model_name":"drained@llm","host":"h","port":5,"weight":0}"#;
+    let drained = call(
+        &app,
+        "POST",
+        "/api/controller/models/settings",
+        Some(drain),
+        &[],
+    );
+    assert_eq!(drained.await.status, StatusCode::OK);
     let answer = call(&app, "GET", "/v1/models", None, &[]).await;
     assert_eq!(answer.status, StatusCode::OK);
     assert_eq!(answer.json["object"], "list");
     let data = answer.json["data"].as_array().unwrap();
-    assert_eq!(data.len(), 1);
+    assert_eq!(data.len(), 1, "{data:?}");
     assert_eq!(data[0]["id"], "a@llm");
     assert_eq!(data[0]["object"], "model");
     assert_eq!(data[0]["instances"], 2);

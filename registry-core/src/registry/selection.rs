@@ -18,11 +18,7 @@ use crate::instance::ModelInstance;
 /// assert_eq!(pick_weighted(&instances, 0.99).unwrap().host, "a");
 /// ```
 pub fn pick_weighted(instances: &[ModelInstance], draw: f64) -> Option<&ModelInstance> {
-    let eligible = || {
-        instances
-            .iter()
-            .filter(|i| i.healthy && i.enabled && i.weight.is_finite() && i.weight > 0.0)
-    };
+    let eligible = || instances.iter().filter(|i| i.is_selectable());
     let total: f64 = eligible().map(|i| i.weight).sum();
     if total <= 0.0 {
         return None;

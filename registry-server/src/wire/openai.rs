@@ -23,10 +23,11 @@ struct ModelCard {
     instances: usize,
 }
 
-/// The models that have at least one healthy, enabled instance, sorted by name.
+/// The models that have at least one instance selection can pick (healthy, enabled, weight
+/// above 0), sorted by name: an instance an operator drained to weight 0 serves nothing.
 pub(crate) fn model_list(instances: &[ModelInstance]) -> ModelList {
     let mut models: BTreeMap<&str, (i64, usize)> = BTreeMap::new();
-    for instance in instances.iter().filter(|i| i.healthy && i.enabled) {
+    for instance in instances.iter().filter(|i| i.is_selectable()) {
         let seen = instance.last_heartbeat.map_or(0, |t| t.timestamp());
         let entry = models
             .entry(instance.model_name.as_str())
