@@ -8,14 +8,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use registry_core::{ModelInstance, ModelRegistry, StorageModelRegistry};
+use registry_core::{ModelInstance, ModelRegistry};
 use registry_server::client::{ClientConfig, RegistryClient, WorkerRegistration};
-use registry_server::{AnyStorage, AppState, app};
+use registry_server::{AppState, app, memory_registry};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The server: memory storage, the heartbeat checker, the router on a free port.
-    let registry = Arc::new(StorageModelRegistry::new(Arc::new(AnyStorage::memory())));
+    let registry = Arc::new(memory_registry());
     let checker = registry.start_checker();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", listener.local_addr()?);

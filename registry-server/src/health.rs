@@ -9,23 +9,23 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use registry_core::{HealthCounts, InstanceStorage, Storage as _, StorageError};
+use registry_core::{HealthCounts, InstanceStorage, StorageError};
 
-use crate::{AnyStorage, AppState};
+use crate::AppState;
 
 /// Runs `op` on the storage off the async threads (when the storage blocks), and gives up
 /// with [`StorageError::Unavailable`] after the storage deadline.
 pub(crate) async fn storage_call<R, F>(state: &AppState, op: F) -> Result<R, StorageError>
 where
     R: Send + 'static,
-    F: FnOnce(&AnyStorage) -> Result<R, StorageError> + Send + 'static,
+    F: FnOnce(&dyn InstanceStorage) -> Result<R, StorageError> + Send + 'static,
 {
     let storage = Arc::clone(state.registry().storage());
     let call = async move {
         if !storage.is_blocking() {
-            return op(&storage);
+            return op(storage.as_ref());
         }
-        tokio::task::spawn_blocking(move || op(&storage))
+        tokio::task::spawn_blocking(move || op(storage.as_ref()))
             .await
             .map_err(|error| StorageError::Backend(error.to_string()))?
     };

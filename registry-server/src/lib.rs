@@ -7,10 +7,9 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use registry_server::{AppState, AnyStorage, app};
-//! use registry_core::StorageModelRegistry;
+//! use registry_server::{AppState, app, memory_registry};
 //!
-//! let registry = Arc::new(StorageModelRegistry::new(Arc::new(AnyStorage::memory())));
+//! let registry = Arc::new(memory_registry());
 //! let router: axum::Router = app(AppState::new(registry));
 //! # drop(router);
 //! ```
@@ -31,14 +30,13 @@ mod routes;
 pub mod server;
 mod shutdown;
 mod spans;
-mod storage;
 mod wire;
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use registry_core::StorageModelRegistry;
+use registry_core::{InMemoryStorage, InstanceStorage, ModelInstance, StorageModelRegistry};
 
 pub use admission::RequestPolicy;
 pub use auth::Auth;
@@ -47,10 +45,15 @@ pub use metrics::Metrics;
 pub use spans::{
     DEREGISTER_OPERATION, REGISTER_OPERATION, REQUEST_OPERATION, TRACE_HEADER, Tracer,
 };
-pub use storage::AnyStorage;
 
-/// The registry the server serves, over whichever storage was configured.
-pub type Registry = StorageModelRegistry<AnyStorage>;
+/// The registry the server serves, over whichever storage was configured: the storage is
+/// chosen at run time, so the registry holds it as `dyn InstanceStorage`.
+pub type Registry = StorageModelRegistry<dyn InstanceStorage>;
+
+/// A registry over an empty in-memory storage, with the default timing.
+pub fn memory_registry() -> Registry {
+    StorageModelRegistry::new(Arc::new(InMemoryStorage::<ModelInstance>::new()))
+}
 
 /// The default limit on request bodies, in bytes. A worker's register body is about 250 bytes.
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;

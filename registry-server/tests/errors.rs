@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use axum::http::StatusCode;
 use common::{call, instance_body, register, registry, router};
-use registry_core::{ModelRegistry, StorageModelRegistry};
-use registry_server::{AnyStorage, AppState, DEFAULT_BODY_LIMIT, app};
+use registry_core::{InstanceStorage, ModelRegistry, StorageModelRegistry};
+use registry_server::{AppState, DEFAULT_BODY_LIMIT, app};
 use serde_json::Value;
 
 const MODELS: &str = "/api/controller/models";
@@ -242,10 +242,8 @@ async fn unknown_paths_and_methods_answer_json() {
 
 #[tokio::test]
 async fn a_storage_that_is_down_gives_503_json_and_health_and_metrics_still_answer() {
-    let registry = Arc::new(StorageModelRegistry::new(Arc::new(AnyStorage::new(
-        Arc::new(down::Down),
-        "down",
-    ))));
+    let storage: Arc<dyn InstanceStorage> = Arc::new(down::Down);
+    let registry = Arc::new(StorageModelRegistry::new(storage));
     let app = app(AppState::new(registry));
     let body = instance_body("m@llm", "h", 1);
     for (method, uri, body) in [

@@ -36,7 +36,7 @@ impl Drop for CheckerHandle {
     }
 }
 
-impl<S: InstanceStorage + 'static> StorageModelRegistry<S> {
+impl<S: InstanceStorage + ?Sized + 'static> StorageModelRegistry<S> {
     /// Starts the heartbeat checker on the current tokio runtime.
     ///
     /// It sweeps every `heartbeat_interval`. A failed sweep is logged and retried after a

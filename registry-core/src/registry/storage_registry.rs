@@ -31,14 +31,23 @@ use crate::storage::{InstanceSettings, InstanceStorage, StorageError};
 /// assert_eq!(chosen.unwrap().port, 8001);
 /// # });
 /// ```
-#[derive(Debug)]
-pub struct StorageModelRegistry<S> {
+pub struct StorageModelRegistry<S: ?Sized> {
     storage: Arc<S>,
     config: RegistryConfig,
     clock: Arc<dyn Clock>,
     rng: Mutex<fastrand::Rng>,
     stats: Counters,
     coalescer: Option<Coalescer>,
+}
+
+// Not derived: the storage may be a `dyn InstanceStorage`, which is not `Debug`.
+impl<S: ?Sized> std::fmt::Debug for StorageModelRegistry<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StorageModelRegistry")
+            .field("config", &self.config)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -82,7 +91,7 @@ pub struct SweepOutcome {
     pub removed: u64,
 }
 
-impl<S: InstanceStorage + 'static> StorageModelRegistry<S> {
+impl<S: InstanceStorage + ?Sized + 'static> StorageModelRegistry<S> {
     /// A registry with the default configuration and the system clock.
     pub fn new(storage: Arc<S>) -> Self {
         Self::with_config(storage, RegistryConfig::default())
@@ -270,7 +279,7 @@ fn validated(instance: &ModelInstance) -> Result<Cow<'_, ModelInstance>, Registr
 }
 
 #[async_trait]
-impl<S: InstanceStorage + 'static> ModelRegistry for StorageModelRegistry<S> {
+impl<S: InstanceStorage + ?Sized + 'static> ModelRegistry for StorageModelRegistry<S> {
     async fn register_instance(&self, instance: &ModelInstance) -> Result<bool, RegistryError> {
         StorageModelRegistry::register_instance(self, instance).await
     }

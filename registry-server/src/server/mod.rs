@@ -14,7 +14,9 @@ use tokio::net::TcpListener;
 
 pub use connections::ConnectionCounters;
 pub(crate) use connections::ConnectionLimits;
-pub use open::{STORAGE_RETRY_FIRST, STORAGE_RETRY_MAX, is_memory, migrate, open_storage};
+pub use open::{
+    OpenStorage, STORAGE_RETRY_FIRST, STORAGE_RETRY_MAX, is_memory, migrate, open_storage,
+};
 
 use crate::config::{Settings, format_duration, redact_url};
 use crate::{AppState, Auth, RequestPolicy, Tracer, app, shutdown};
@@ -156,13 +158,13 @@ pub async fn serve(settings: &Settings, ready: impl FnOnce(SocketAddr)) -> Resul
     let Some(storage) = open::wait_for_storage(settings, &mut signals).await? else {
         return Ok(());
     };
-    tracing::info!(storage = storage.kind(), url = %redact_url(&settings.storage_url), "storage open");
+    tracing::info!(storage = storage.kind, url = %redact_url(&settings.storage_url), "storage open");
     let clock = OffsetClock::new(
         SystemClock,
         chrono::Duration::milliseconds(settings.clock_offset_ms),
     );
     let registry = Arc::new(
-        StorageModelRegistry::with_config(Arc::new(storage), registry_config(settings))
+        StorageModelRegistry::with_config(storage.storage, registry_config(settings))
             .with_clock(Arc::new(clock)),
     );
     let tracer = open_tracer(settings)?;

@@ -4,11 +4,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use registry_core::{InMemoryStorage, InstanceStorage, ModelInstance};
 use registry_diesel::{Backend, DieselStorage, PoolConfig, run_migrations};
 
 use super::ServerError;
 use crate::config::{Settings, format_duration, redact_url};
-use crate::{AnyStorage, shutdown};
+use crate::shutdown;
 
 /// Whether a storage URL names the in-memory storage.
 pub fn is_memory(url: &str) -> bool {
@@ -44,14 +45,34 @@ fn storage_error(url: &str, error: impl std::fmt::Display) -> ServerError {
     }
 }
 
+/// An open storage, and what kind it is (`memory`, `sqlite`, `postgres`, `mysql`) for logs.
+#[derive(Clone)]
+pub struct OpenStorage {
+    /// The storage the registry runs over.
+    pub storage: Arc<dyn InstanceStorage>,
+    /// Its kind, for logs.
+    pub kind: &'static str,
+}
+
+impl std::fmt::Debug for OpenStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenStorage")
+            .field("kind", &self.kind)
+            .finish()
+    }
+}
+
 /// Opens the storage the settings name and applies pending migrations. A SQLite file's
 /// folders are created. Waits at most the pool timeout for the database: a PostgreSQL or MySQL
 /// database that cannot be reached is [`ServerError::StorageUnavailable`] (see
 /// [`serve`](super::serve), which retries it).
-pub fn open_storage(settings: &Settings) -> Result<AnyStorage, ServerError> {
+pub fn open_storage(settings: &Settings) -> Result<OpenStorage, ServerError> {
     let url = settings.storage_url.as_str();
     if is_memory(url) {
-        return Ok(AnyStorage::memory());
+        return Ok(OpenStorage {
+            storage: Arc::new(InMemoryStorage::<ModelInstance>::new()),
+            kind: "memory",
+        });
     }
     let backend = Backend::from_url(url).map_err(|error| ServerError::UnsupportedStorage {
         url: redact_url(url),
@@ -81,7 +102,10 @@ pub fn open_storage(settings: &Settings) -> Result<AnyStorage, ServerError> {
         Backend::Mysql => "mysql",
         _ => "sql",
     };
-    Ok(AnyStorage::new(Arc::new(storage), kind))
+    Ok(OpenStorage {
+        storage: Arc::new(storage),
+        kind,
+    })
 }
 
 /// Applies pending migrations to the configured database and returns their versions; memory
@@ -112,7 +136,7 @@ pub const STORAGE_RETRY_MAX: Duration = Duration::from_secs(5);
 
 /// Opens the storage on a thread of its own, so that a signal need not wait for a connection
 /// attempt: the thread is left to finish, or to end with the process.
-async fn open_storage_apart(settings: &Settings) -> Result<AnyStorage, ServerError> {
+async fn open_storage_apart(settings: &Settings) -> Result<OpenStorage, ServerError> {
     let (sender, receiver) = tokio::sync::oneshot::channel();
     let owned = settings.clone();
     std::thread::Builder::new()
@@ -135,7 +159,7 @@ async fn open_storage_apart(settings: &Settings) -> Result<AnyStorage, ServerErr
 pub(super) async fn wait_for_storage(
     settings: &Settings,
     signals: &mut shutdown::Signals,
-) -> Result<Option<AnyStorage>, ServerError> {
+) -> Result<Option<OpenStorage>, ServerError> {
     let url = redact_url(&settings.storage_url);
     let started = Instant::now();
     let mut pause = STORAGE_RETRY_FIRST;

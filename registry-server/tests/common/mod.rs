@@ -9,15 +9,18 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use registry_core::{RegistryConfig, StorageModelRegistry};
-use registry_server::{AnyStorage, AppState, Auth, Registry, Tracer, app};
+use registry_core::{
+    InMemoryStorage, InstanceStorage, ModelInstance, RegistryConfig, StorageModelRegistry,
+};
+use registry_server::{AppState, Auth, Registry, Tracer, app};
 use serde_json::Value;
 use tower::ServiceExt as _;
 
 /// A registry over fresh in-memory storage.
 pub fn registry() -> Arc<Registry> {
+    let storage: Arc<dyn InstanceStorage> = Arc::new(InMemoryStorage::<ModelInstance>::new());
     Arc::new(StorageModelRegistry::with_config(
-        Arc::new(AnyStorage::memory()),
+        storage,
         RegistryConfig::default(),
     ))
 }
