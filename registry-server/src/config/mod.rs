@@ -415,25 +415,50 @@ impl Settings {
     pub fn to_toml(&self) -> String {
         self.entries()
             .into_iter()
-            .map(|(key, value)| match value.parse::<f64>() {
+            .map(|(key, value)| match key {
                 // An unset token must not read back as the token "none".
-                _ if key == "token" && self.token.is_none() => format!("# {key} = (none)\n"),
-                _ if key == "allowed_hosts" => {
+                "token" if self.token.is_none() => format!("# {key} = (none)\n"),
+                "allowed_hosts" => {
                     let hosts: Vec<String> =
                         self.allowed_hosts.iter().map(|h| toml_string(h)).collect();
                     format!("{key} = [{}]\n", hosts.join(", "))
                 }
-                Ok(_) if key != "listen" => format!("{key} = {value}\n"),
-                _ if value == "true" || value == "false" => format!("{key} = {value}\n"),
+                "auth_reads" => format!("{key} = {value}\n"),
+                // Counts are TOML integers, except `auto`; everything else is a string, whatever
+                // it looks like (a span file named `2024` stays a path).
+                _ if INTEGER_KEYS.contains(&key) && value.parse::<i64>().is_ok() => {
+                    format!("{key} = {value}\n")
+                }
                 _ => format!("{key} = {}\n", toml_string(&value)),
             })
             .collect()
     }
 }
 
+/// The settings whose TOML value is an integer.
+const INTEGER_KEYS: [&str; 6] = [
+    "pool_size",
+    "span_batch_size",
+    "span_queue_capacity",
+    "max_body_bytes",
+    "max_connections",
+    "clock_offset_ms",
+];
+
 fn toml_string(value: &str) -> String {
-    let escaped = value.replace('\\', "\\\\").replace('"', "\\\"");
-    format!("\"{escaped}\"")
+    // A TOML basic string: backslash, quote and control characters escaped.
+    let mut quoted = String::with_capacity(value.len() + 2);
+    quoted.push('"');
+    for c in value.chars() {
+        match c {
+            '\\' => quoted.push_str("\\\\"),
+            '"' => quoted.push_str("\\\""),
+            c if c.is_control() => quoted.push_str(&format!("\\u{:04X}", u32::from(c))),
+            c => quoted.push(c),
+        }
+    }
+    quoted.push('"');
+    quoted
 }
 
 fn read_file(path: &Path) -> Result<SettingsArgs, ConfigError> {

@@ -213,3 +213,31 @@ fn allowed_hosts_read_back_from_toml() {
     let again = Settings::resolve(&parse(&["--config", path]).settings).unwrap();
     assert_eq!(again.allowed_hosts, settings.allowed_hosts);
 }
+
+#[test]
+fn awkward_values_read_back_from_the_printed_configuration() {
+    for span_file in [
+        "2024",
+        "true",
+        "1e3",
+        "dir with \"quotes\"\\and\\backslashes.jsonl",
+        "tab\there",
+    ] {
+        let settings = Settings::resolve(
+            &parse(&[
+                "--span-file",
+                span_file,
+                "--max-connections",
+                "500",
+                "--pool-size",
+                "auto",
+            ])
+            .settings,
+        )
+        .unwrap();
+        let printed = file(&settings.to_toml());
+        let again =
+            Settings::resolve(&parse(&["--config", printed.path().to_str().unwrap()]).settings);
+        assert_eq!(again.unwrap(), settings, "{span_file:?}");
+    }
+}
