@@ -16,8 +16,9 @@
 
 mod admission;
 mod auth;
+/// The Rust client: the `registry-client` package, re-exported.
 #[cfg(feature = "client")]
-pub mod client;
+pub use registry_client as client;
 pub mod config;
 mod endpoints;
 mod error;

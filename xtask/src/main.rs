@@ -141,6 +141,7 @@ fn standalone_builds() -> Result<()> {
         "span-storage",
         "registry-diesel",
         "registry-server",
+        "registry-client",
     ] {
         cmd::cargo(&["check", "--package", krate, "--lib"])?;
         match krate {
@@ -217,7 +218,30 @@ const FORBIDDEN_DEPENDENCIES: &[(&str, &[&str])] = &[
         &["axum", "hyper", "ureq", "span-storage"],
     ),
     ("registry-server", &["ureq"]),
+    (
+        "registry-client",
+        &[
+            "axum",
+            "hyper",
+            "hyper-util",
+            "tower",
+            "diesel",
+            "r2d2",
+            "libsqlite3-sys",
+            "pq-sys",
+            "mysqlclient-sys",
+            "clap",
+            "toml",
+            "span-storage",
+            "registry-diesel",
+            "registry-server",
+        ],
+    ),
 ];
+
+/// The most crates (itself included) a worker's one dependency line, `registry-client`, may
+/// pull in.
+const CLIENT_CRATE_BUDGET: usize = 45;
 
 /// Fails if a library crate's dependency tree holds a crate its layer must not depend on.
 fn dependency_boundaries() -> Result<()> {
@@ -233,6 +257,21 @@ fn dependency_boundaries() -> Result<()> {
         }
         println!("{krate}: none of {forbidden:?} in its dependency tree");
     }
+    let tree = cargo_tree("registry-client")?;
+    let crates: std::collections::BTreeSet<&str> = tree
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .collect();
+    if crates.len() > CLIENT_CRATE_BUDGET {
+        anyhow::bail!(
+            "registry-client pulls in {} crates, over its budget of {CLIENT_CRATE_BUDGET}: {crates:?}",
+            crates.len()
+        );
+    }
+    println!(
+        "registry-client: {} crates in its dependency tree (budget {CLIENT_CRATE_BUDGET})",
+        crates.len()
+    );
     Ok(())
 }
 

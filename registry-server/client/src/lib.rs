@@ -1,5 +1,5 @@
 //! A Rust client for the registry, for model workers and for services that look models up
-//! (cargo feature `client`).
+//! (the `registry-client` package; `registry-server` re-exports it as `client` behind its `client` feature).
 //!
 //! [`RegistryClient`] implements [`registry_core::ModelRegistry`] over HTTP against one or more
 //! registry servers, or DB-GPT controllers: the wire format is DB-GPT's controller API. It
@@ -14,7 +14,7 @@
 //! ```no_run
 //! use std::sync::Arc;
 //! use registry_core::{ModelInstance, ModelRegistry};
-//! use registry_server::client::{ClientConfig, RegistryClient, WorkerRegistration};
+//! use registry_client::{ClientConfig, RegistryClient, WorkerRegistration};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let client = Arc::new(RegistryClient::new(
@@ -43,3 +43,8 @@ pub use config::ClientConfig;
 pub use error::ClientError;
 pub use heartbeat::{HeartbeatStatus, HeartbeatTask, WorkerRegistration};
 pub use registry::{RegistryClient, ServerHealth};
+
+/// The README's examples, compiled as doc tests so that they stay true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -11,7 +11,7 @@ use super::error::ClientError;
 ///
 /// ```
 /// use std::time::Duration;
-/// use registry_server::client::ClientConfig;
+/// use registry_client::ClientConfig;
 ///
 /// let config = ClientConfig::from_urls("http://10.0.0.1:8000, http://10.0.0.2:8000")
 ///     .with_health_interval(Duration::from_secs(2))

@@ -28,7 +28,7 @@ use super::http::{Call, Shared};
 ///
 /// ```no_run
 /// use registry_core::{ModelInstance, ModelRegistry};
-/// use registry_server::client::{ClientConfig, RegistryClient};
+/// use registry_client::{ClientConfig, RegistryClient};
 ///
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// let client = RegistryClient::new(ClientConfig::from_urls("http://10.0.0.1:8000,http://10.0.0.2:8000"))?;

@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 /// ```
 /// use std::time::Duration;
 /// use registry_core::ModelInstance;
-/// use registry_server::client::WorkerRegistration;
+/// use registry_client::WorkerRegistration;
 ///
 /// let registration = WorkerRegistration::new(ModelInstance::new("glm-4@llm", "10.0.0.7", 8001))
 ///     .with_interval(Duration::from_secs(10))
@@ -132,7 +132,7 @@ pub struct HeartbeatStatus {
 /// use std::sync::Arc;
 /// use std::time::Duration;
 /// use registry_core::{InMemoryStorage, ModelInstance, ModelRegistry, StorageModelRegistry};
-/// use registry_server::client::{HeartbeatTask, WorkerRegistration};
+/// use registry_client::{HeartbeatTask, WorkerRegistration};
 ///
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
 /// // Any `ModelRegistry` will do: a `RegistryClient` in a worker, an in-process one here.
