@@ -1,29 +1,24 @@
 //! A model instance: one serving process of one model, as DB-GPT describes it.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
 use crate::identifier::{
     ModelInstanceIdentifier, ValidationError, check_length, check_no_control, validate_key_part,
     validate_port,
 };
-use crate::timestamp;
 
 /// One serving process of one model, with DB-GPT's ten fields and their defaults.
 ///
-/// Its serde form is DB-GPT's JSON: a worker's register body deserialises (missing optional
-/// fields take their defaults, unknown fields are ignored) and a listing serialises all ten
-/// fields, `last_heartbeat` as an ISO-8601 string or `null`.
+/// It is a domain type, not a JSON schema: DB-GPT's JSON lives in `registry-wire`.
 ///
 /// ```
 /// use registry_core::ModelInstance;
 ///
-/// let body = r#"{"model_name":"glm-4-9b-chat@llm","host":"172.17.0.2","port":8001,"extra":1}"#;
-/// let instance: ModelInstance = serde_json::from_str(body).unwrap();
+/// let instance = ModelInstance::new("glm-4-9b-chat@llm", "172.17.0.2", 8001);
 /// assert_eq!(instance.weight, 1.0);
 /// assert!(instance.enabled && instance.check_healthy && !instance.healthy);
 /// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ModelInstance {
     /// The worker key, such as `glm-4-9b-chat@llm`.
     pub model_name: String,
@@ -32,35 +27,23 @@ pub struct ModelInstance {
     /// The worker's port.
     pub port: u16,
     /// The instance's share of traffic in [`select_one_health_instance`](crate::ModelRegistry::select_one_health_instance).
-    #[serde(default = "default_weight")]
     pub weight: f64,
     /// Whether the heartbeat checker may mark this instance unhealthy.
-    #[serde(default = "default_true")]
     pub check_healthy: bool,
     /// Set by register and heartbeat; cleared by deregister and by the checker.
-    #[serde(default)]
     pub healthy: bool,
     /// An operator's switch: disabled instances are never selected.
-    #[serde(default = "default_true")]
     pub enabled: bool,
     /// The prompt template the model uses, if any.
-    #[serde(default)]
     pub prompt_template: Option<String>,
     /// When the registry last heard from the instance. Set by the registry, never by the client.
-    #[serde(default, with = "timestamp")]
     pub last_heartbeat: Option<DateTime<Utc>>,
     /// Only meaningful on deregister: delete the instance instead of marking it unhealthy.
-    #[serde(default)]
     pub remove_from_registry: bool,
 }
 
-fn default_weight() -> f64 {
-    1.0
-}
-
-fn default_true() -> bool {
-    true
-}
+/// DB-GPT's default weight.
+const DEFAULT_WEIGHT: f64 = 1.0;
 
 impl ModelInstance {
     /// An instance with the given key and every other field at its default.
@@ -69,7 +52,7 @@ impl ModelInstance {
             model_name: model_name.into(),
             host: host.into(),
             port,
-            weight: default_weight(),
+            weight: DEFAULT_WEIGHT,
             check_healthy: true,
             healthy: false,
             enabled: true,

@@ -27,7 +27,6 @@ mod identifier;
 mod instance;
 mod registry;
 mod storage;
-mod timestamp;
 
 pub use clock::{Clock, ManualClock, OffsetClock, SystemClock};
 pub use identifier::{
@@ -43,7 +42,6 @@ pub use storage::{
     FieldValue, HealthCounts, InMemoryStorage, InstanceRecord, InstanceSettings, InstanceStorage,
     Page, QuerySpec, ResourceIdentifier, Storage, StorageError, StorageItem,
 };
-pub use timestamp::parse_timestamp;
 
 /// The README's example, compiled and run as a doc test so that it stays true.
 #[doc = include_str!("../README.md")]

@@ -9,6 +9,7 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use registry_core::{RegistryError, StorageError, ValidationError};
+use registry_wire::WireError;
 use serde::Serialize;
 use thiserror::Error;
 
@@ -121,6 +122,20 @@ impl From<RegistryError> for AppError {
             RegistryError::Invalid(invalid) => Self::Invalid(invalid),
             RegistryError::Storage(storage) => storage.into(),
             other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<WireError> for AppError {
+    fn from(error: WireError) -> Self {
+        match error {
+            WireError::MalformedJson(message) => Self::MalformedJson(message),
+            WireError::Invalid(invalid) => Self::Invalid(invalid),
+            WireError::BadInput { message, field } => Self::BadInput { message, field },
+            other => Self::BadInput {
+                message: other.to_string(),
+                field: None,
+            },
         }
     }
 }

@@ -26,12 +26,12 @@ mod health;
 mod listing;
 mod metrics;
 mod middleware;
+mod openai;
 pub mod ops;
 mod routes;
 pub mod server;
 mod shutdown;
 mod spans;
-mod wire;
 
 use std::sync::Arc;
 

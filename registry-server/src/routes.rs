@@ -15,7 +15,7 @@ use crate::error::AppError;
 use crate::metrics::Gauges;
 use crate::middleware::RequestSpan;
 use crate::spans::{DEREGISTER_OPERATION, REGISTER_OPERATION};
-use crate::wire::{self, DeregisterQuery, InstanceBody, InstanceOut, ListQuery};
+use registry_wire::{DeregisterQuery, InstanceBody, InstanceOut, ListQuery, instance_list};
 
 /// `GET /api/health`.
 pub(crate) async fn health() -> Response {
@@ -89,7 +89,7 @@ pub(crate) async fn list(
                 Some(name) => registry.get_all_instances(&name, healthy_only).await?,
                 None => registry.get_all_model_instances(healthy_only).await?,
             };
-            let json = serde_json::to_vec(&wire::instance_list(&instances))
+            let json = serde_json::to_vec(&instance_list(&instances))
                 .map_err(|error| AppError::Internal(error.to_string()))?;
             Ok::<_, AppError>(Bytes::from(json))
         })
@@ -111,7 +111,7 @@ pub(crate) async fn heartbeat(
 /// `GET /v1/models`: healthy, enabled models in OpenAI's list format.
 pub(crate) async fn openai_models(State(state): State<AppState>) -> Result<Response, AppError> {
     let instances = state.registry().get_all_model_instances(true).await?;
-    let mut list = wire::model_list(&instances);
+    let mut list = crate::openai::model_list(&instances);
     let created = state.listings().created_times(list.seen());
     list.set_created(|model| created.get(model).copied());
     Ok(Json(list).into_response())
@@ -171,7 +171,7 @@ fn instance_from_body(
             AppError::BodyUnreadable(rejection.body_text())
         }
     })?;
-    InstanceBody::parse(&body)?.into_instance()
+    Ok(InstanceBody::parse(&body)?.into_instance()?)
 }
 
 fn query_error(rejection: QueryRejection) -> AppError {

@@ -141,6 +141,7 @@ fn standalone_builds() -> Result<()> {
         "span-storage",
         "registry-diesel",
         "registry-server",
+        "registry-wire",
         "registry-client",
     ] {
         cmd::cargo(&["check", "--package", krate, "--lib"])?;
@@ -202,6 +203,9 @@ const FORBIDDEN_DEPENDENCIES: &[(&str, &[&str])] = &[
             "ureq",
             "reqwest",
             "tower",
+            // No wire format: DB-GPT's JSON belongs to registry-wire.
+            "serde",
+            "serde_json",
         ],
     ),
     (
@@ -218,6 +222,18 @@ const FORBIDDEN_DEPENDENCIES: &[(&str, &[&str])] = &[
         &["axum", "hyper", "ureq", "span-storage"],
     ),
     ("registry-server", &["ureq"]),
+    (
+        "registry-wire",
+        &[
+            "axum",
+            "hyper",
+            "diesel",
+            "ureq",
+            "span-storage",
+            "registry-diesel",
+            "registry-server",
+        ],
+    ),
     (
         "registry-client",
         &[

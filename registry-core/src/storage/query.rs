@@ -1,11 +1,9 @@
 //! Query specifications and pages of results.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 
 /// A field value a [`QuerySpec`] condition compares with.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum FieldValue {
     /// SQL `NULL`, Python `None`.
@@ -119,7 +117,7 @@ impl QuerySpec {
 }
 
 /// One page of a paginated query, as DB-GPT's `PaginationResult`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Page<T> {
     /// The items of this page.
     pub items: Vec<T>,

@@ -4,7 +4,6 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use registry_core::ModelInstance;
-use serde::de::DeserializeOwned;
 
 use super::config::ClientConfig;
 use super::error::ClientError;
@@ -94,7 +93,7 @@ impl Shared {
 
     /// Sends `call` to a healthy server and, when that fails in a way another server may not,
     /// once more to another healthy server.
-    pub(crate) fn execute<T: DeserializeOwned>(&self, call: &Call<'_>) -> Result<T, ClientError> {
+    pub(crate) fn execute<T: Answer>(&self, call: &Call<'_>) -> Result<T, ClientError> {
         let first = self.pick(None).ok_or(ClientError::NoHealthyServer {
             servers: self.servers.len(),
         })?;
@@ -114,7 +113,7 @@ impl Shared {
 
     /// One call to one server. A server that cannot be reached is marked unhealthy until the
     /// next health check finds it answering.
-    fn send<T: DeserializeOwned>(&self, index: usize, call: &Call<'_>) -> Result<T, ClientError> {
+    fn send<T: Answer>(&self, index: usize, call: &Call<'_>) -> Result<T, ClientError> {
         let server = &self.servers[index];
         let result = self.request(&server.url, call);
         if let Err(ClientError::Transport { .. }) = &result {
@@ -125,7 +124,7 @@ impl Shared {
         result
     }
 
-    fn request<T: DeserializeOwned>(&self, base: &str, call: &Call<'_>) -> Result<T, ClientError> {
+    fn request<T: Answer>(&self, base: &str, call: &Call<'_>) -> Result<T, ClientError> {
         let transport = |error: ureq::Error| ClientError::Transport {
             url: base.to_owned(),
             message: error.to_string(),
@@ -133,13 +132,13 @@ impl Shared {
         let models = format!("{base}/api/controller/models");
         let result = match call {
             Call::Register(instance) => {
-                let body = encode(base, instance)?;
+                let body = registry_wire::encode_instance(instance);
                 self.authorize(self.agent.post(&models))
                     .header("Content-Type", "application/json")
                     .send(&body[..])
             }
             Call::Heartbeat(instance) => {
-                let body = encode(base, instance)?;
+                let body = registry_wire::encode_instance(instance);
                 let url = format!("{base}/api/controller/heartbeat");
                 self.authorize(self.agent.post(&url))
                     .header("Content-Type", "application/json")
@@ -182,9 +181,9 @@ impl Shared {
                 message: error_message(&body),
             });
         }
-        serde_json::from_slice(&body).map_err(|error| ClientError::Decode {
+        T::decode(&body).map_err(|message| ClientError::Decode {
             url: base.to_owned(),
-            message: error.to_string(),
+            message,
         })
     }
 
@@ -227,11 +226,22 @@ impl Shared {
     }
 }
 
-fn encode(base: &str, instance: &ModelInstance) -> Result<Vec<u8>, ClientError> {
-    serde_json::to_vec(instance).map_err(|error| ClientError::Decode {
-        url: base.to_owned(),
-        message: format!("could not encode the instance: {error}"),
-    })
+/// An answer the client reads: DB-GPT's `true`/`false` for writes, a listing for reads. The
+/// listing is read by `registry-wire`, the same code that writes it on the server.
+pub(crate) trait Answer: Sized {
+    fn decode(body: &[u8]) -> Result<Self, String>;
+}
+
+impl Answer for bool {
+    fn decode(body: &[u8]) -> Result<Self, String> {
+        serde_json::from_slice(body).map_err(|error| error.to_string())
+    }
+}
+
+impl Answer for Vec<ModelInstance> {
+    fn decode(body: &[u8]) -> Result<Self, String> {
+        registry_wire::parse_listing(body).map_err(|error| error.to_string())
+    }
 }
 
 /// The `error` field of a JSON error answer, or the start of the body.

@@ -6,11 +6,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use registry_core::{ModelInstance, ModelRegistry, RegistryError, pick_weighted};
-use serde::de::DeserializeOwned;
 
 use super::config::ClientConfig;
 use super::error::ClientError;
-use super::http::{Call, Shared};
+use super::http::{Answer, Call, Shared};
 
 /// A [`ModelRegistry`] over HTTP: DB-GPT's controller API on one or more registry servers (or
 /// DB-GPT controllers; the wire format is the same).
@@ -110,7 +109,7 @@ impl RegistryClient {
     /// Runs one call on the blocking pool.
     async fn run<T, F>(&self, call: F) -> Result<T, RegistryError>
     where
-        T: DeserializeOwned + Send + 'static,
+        T: Answer + Send + 'static,
         F: FnOnce(&Shared) -> Result<T, ClientError> + Send + 'static,
     {
         let shared = Arc::clone(&self.shared);

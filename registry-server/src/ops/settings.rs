@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::error::AppError;
-use crate::wire::{InstanceOut, Loose};
+use registry_wire::{InstanceOut, Loose};
 
 #[derive(Debug, Default, Deserialize)]
 struct SettingsBody {

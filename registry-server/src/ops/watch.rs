@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::AppState;
 use crate::config::parse_duration_setting;
 use crate::error::AppError;
-use crate::wire::{self, InstanceOut};
+use registry_wire::{InstanceOut, instance_list};
 
 /// The header holding the answer's index.
 pub const INDEX_HEADER: &str = "x-registry-index";
@@ -95,7 +95,7 @@ pub(crate) async fn watch(
     };
     let body = WatchAnswer {
         index: snapshot.index,
-        instances: wire::instance_list(instances),
+        instances: instance_list(instances),
     };
     let mut response = Json(body).into_response();
     response

@@ -1,10 +1,10 @@
 use super::*;
 
-fn body(text: &str) -> Result<ModelInstance, AppError> {
+fn body(text: &str) -> Result<ModelInstance, WireError> {
     InstanceBody::parse(text.as_bytes())?.into_instance()
 }
 
-fn field_of(result: Result<ModelInstance, AppError>) -> Option<&'static str> {
+fn field_of(result: Result<ModelInstance, WireError>) -> Option<&'static str> {
     result.unwrap_err().field_name()
 }
 
@@ -114,23 +114,21 @@ fn every_error_names_its_field() {
 
 #[test]
 fn non_objects_and_broken_json_are_rejected_without_a_field() {
-    assert!(matches!(body("{"), Err(AppError::MalformedJson(_))));
-    assert!(matches!(body(""), Err(AppError::MalformedJson(_))));
+    assert!(matches!(body("{"), Err(WireError::MalformedJson(_))));
+    assert!(matches!(body(""), Err(WireError::MalformedJson(_))));
     assert!(matches!(
         body("[1,2]"),
-        Err(AppError::BadInput { field: None, .. })
+        Err(WireError::BadInput { field: None, .. })
     ));
     assert!(matches!(
         body("true"),
-        Err(AppError::BadInput { field: None, .. })
+        Err(WireError::BadInput { field: None, .. })
     ));
 }
 
 fn deregister_query(query: &str) -> DeregisterQuery {
-    let uri: axum::http::Uri = format!("/api/controller/models?{query}").parse().unwrap();
-    axum::extract::Query::<DeregisterQuery>::try_from_uri(&uri)
-        .unwrap()
-        .0
+    // As the server's query extractor reads it: URL-encoded pairs.
+    serde_urlencoded::from_str(query).unwrap()
 }
 
 #[test]

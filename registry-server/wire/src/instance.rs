@@ -1,25 +1,16 @@
-//! The wire format: what DB-GPT's workers and clients send and expect, and its conversion to
-//! and from the registry's domain types.
-//!
-//! Inputs are parsed loosely first (every field a [`Loose`] value) and then converted, so that
-//! each error names its field; the domain type [`ModelInstance`] is never the JSON schema.
+//! Instances as DB-GPT's controller API carries them: register and heartbeat bodies, the
+//! deregister and listing queries, and listings.
 
-mod loose;
-mod openai;
-
-pub(crate) use loose::Loose;
-pub(crate) use openai::model_list;
-
-use chrono::SecondsFormat;
 use registry_core::{ModelInstance, validate_port};
 use serde::{Deserialize, Serialize};
 
-use crate::error::AppError;
-use loose::{parse_bool, parse_int};
+use crate::WireError;
+use crate::loose::{Loose, parse_bool, parse_int};
+use crate::timestamp::format_timestamp;
 
 /// An instance as a register or heartbeat body carries it. Unknown fields are ignored.
 #[derive(Debug, Default, Deserialize)]
-pub(crate) struct InstanceBody {
+pub struct InstanceBody {
     model_name: Option<Loose>,
     host: Option<Loose>,
     port: Option<Loose>,
@@ -32,32 +23,38 @@ pub(crate) struct InstanceBody {
     remove_from_registry: Option<Loose>,
 }
 
-fn required(value: Option<Loose>, field: &'static str) -> Result<Loose, AppError> {
-    value.ok_or_else(|| AppError::field(field, format!("{field} is required")))
+fn required(value: Option<Loose>, field: &'static str) -> Result<Loose, WireError> {
+    value.ok_or_else(|| WireError::field(field, format!("{field} is required")))
 }
 
-fn port(value: i64) -> Result<u16, AppError> {
+fn port(value: i64) -> Result<u16, WireError> {
     Ok(validate_port(value)?)
 }
 
 impl InstanceBody {
     /// Parses a JSON body.
-    pub(crate) fn parse(bytes: &[u8]) -> Result<Self, AppError> {
+    pub fn parse(bytes: &[u8]) -> Result<Self, WireError> {
         serde_json::from_slice(bytes).map_err(|error| {
             if error.is_data() {
-                AppError::BadInput {
+                WireError::BadInput {
                     message: format!("the body must be a JSON object of an instance: {error}"),
                     field: None,
                 }
             } else {
-                AppError::MalformedJson(error.to_string())
+                WireError::MalformedJson(error.to_string())
             }
         })
     }
 
     /// Converts into a validated instance; the registry sets `healthy` and `last_heartbeat`
     /// itself, so those are checked for type and otherwise ignored.
-    pub(crate) fn into_instance(self) -> Result<ModelInstance, AppError> {
+    pub fn into_instance(self) -> Result<ModelInstance, WireError> {
+        let instance = self.into_unvalidated()?;
+        instance.validate()?;
+        Ok(instance)
+    }
+
+    fn into_unvalidated(self) -> Result<ModelInstance, WireError> {
         let model_name = required(self.model_name, "model_name")?.into_string("model_name")?;
         let host = required(self.host, "host")?.into_string("host")?;
         let port = port(required(self.port, "port")?.into_int("port")?)?;
@@ -83,7 +80,19 @@ impl InstanceBody {
         if let Some(value) = self.remove_from_registry.filter(|v| *v != Loose::Null) {
             instance.remove_from_registry = value.into_bool("remove_from_registry")?;
         }
-        instance.validate()?;
+        Ok(instance)
+    }
+
+    /// Converts an instance of a listing: as [`into_instance`](Self::into_instance), but
+    /// `last_heartbeat` is read (an ISO-8601 time or a Unix timestamp) and the instance is not
+    /// validated again.
+    fn into_listed_instance(mut self) -> Result<ModelInstance, WireError> {
+        let last_heartbeat = match self.last_heartbeat.take() {
+            Some(value) => value.into_timestamp("last_heartbeat")?,
+            None => None,
+        };
+        let mut instance = self.into_unvalidated()?;
+        instance.last_heartbeat = last_heartbeat;
         Ok(instance)
     }
 }
@@ -91,7 +100,7 @@ impl InstanceBody {
 /// The query of `DELETE /api/controller/models`. Other instance fields may be present and are
 /// ignored, as DB-GPT ignores them.
 #[derive(Debug, Default, Deserialize)]
-pub(crate) struct DeregisterQuery {
+pub struct DeregisterQuery {
     model_name: Option<String>,
     host: Option<String>,
     port: Option<String>,
@@ -100,13 +109,13 @@ pub(crate) struct DeregisterQuery {
 
 impl DeregisterQuery {
     /// Converts into a validated instance key with its `remove_from_registry` flag.
-    pub(crate) fn into_instance(self) -> Result<ModelInstance, AppError> {
-        let missing = |field: &'static str| AppError::field(field, format!("{field} is required"));
+    pub fn into_instance(self) -> Result<ModelInstance, WireError> {
+        let missing = |field: &'static str| WireError::field(field, format!("{field} is required"));
         let model_name = self.model_name.ok_or_else(|| missing("model_name"))?;
         let host = self.host.ok_or_else(|| missing("host"))?;
         let port_text = self.port.ok_or_else(|| missing("port"))?;
         let port_number = parse_int(&port_text).ok_or_else(|| {
-            AppError::field(
+            WireError::field(
                 "port",
                 format!("port must be an integer, not {port_text:?}"),
             )
@@ -122,14 +131,14 @@ impl DeregisterQuery {
 
 /// The query of `GET /api/controller/models`.
 #[derive(Debug, Default, Deserialize)]
-pub(crate) struct ListQuery {
+pub struct ListQuery {
     model_name: Option<String>,
     healthy_only: Option<String>,
 }
 
 impl ListQuery {
     /// The model asked for (`None`: every model) and whether only healthy instances are wanted.
-    pub(crate) fn into_parts(self) -> Result<(Option<String>, bool), AppError> {
+    pub fn into_parts(self) -> Result<(Option<String>, bool), WireError> {
         let healthy_only = match self.healthy_only {
             Some(text) => parse_bool("healthy_only", &text)?,
             None => false,
@@ -144,7 +153,7 @@ impl ListQuery {
 
 /// An instance as a listing answers it: DB-GPT's ten fields.
 #[derive(Debug, Serialize)]
-pub(crate) struct InstanceOut<'a> {
+pub struct InstanceOut<'a> {
     model_name: &'a str,
     host: &'a str,
     port: u16,
@@ -168,17 +177,42 @@ impl<'a> From<&'a ModelInstance> for InstanceOut<'a> {
             healthy: instance.healthy,
             enabled: instance.enabled,
             prompt_template: instance.prompt_template.as_deref(),
-            last_heartbeat: instance
-                .last_heartbeat
-                .map(|time| time.to_rfc3339_opts(SecondsFormat::Micros, false)),
+            last_heartbeat: instance.last_heartbeat.map(format_timestamp),
             remove_from_registry: instance.remove_from_registry,
         }
     }
 }
 
 /// Serializes a listing.
-pub(crate) fn instance_list(instances: &[ModelInstance]) -> Vec<InstanceOut<'_>> {
+pub fn instance_list(instances: &[ModelInstance]) -> Vec<InstanceOut<'_>> {
     instances.iter().map(InstanceOut::from).collect()
+}
+
+/// One instance as a client sends it in a register, heartbeat or deregister call: DB-GPT's
+/// ten fields.
+pub fn encode_instance(instance: &ModelInstance) -> Vec<u8> {
+    // Serializing plain fields into a Vec cannot fail.
+    serde_json::to_vec(&InstanceOut::from(instance)).unwrap_or_default()
+}
+
+/// A listing as a server (this one or DB-GPT's controller) answers it, into instances as
+/// listed: `healthy` and `last_heartbeat` are kept, and nothing is validated beyond the
+/// types, since the server already holds these rows.
+pub fn parse_listing(bytes: &[u8]) -> Result<Vec<ModelInstance>, WireError> {
+    let bodies: Vec<InstanceBody> = serde_json::from_slice(bytes).map_err(|error| {
+        if error.is_data() {
+            WireError::BadInput {
+                message: format!("a listing must be a JSON array of instances: {error}"),
+                field: None,
+            }
+        } else {
+            WireError::MalformedJson(error.to_string())
+        }
+    })?;
+    bodies
+        .into_iter()
+        .map(InstanceBody::into_listed_instance)
+        .collect()
 }
 
 #[cfg(test)]

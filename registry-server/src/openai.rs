@@ -1,4 +1,5 @@
-//! `GET /v1/models`: the served models in OpenAI's list format.
+//! `GET /v1/models`: the served models in OpenAI's list format (the server's own answer, not
+//! DB-GPT's controller JSON, which `registry-wire` owns).
 
 use std::collections::BTreeMap;
 

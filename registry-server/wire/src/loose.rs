@@ -1,4 +1,4 @@
-//! A loosely typed JSON value: what a field holds before the server checks its type.
+//! A loosely typed JSON value: what a field holds before its type is checked.
 //!
 //! Deserializing every field into [`Loose`] lets a body with a wrong type still parse, so the
 //! error can name the field instead of quoting serde. Nested arrays and objects are skipped,
@@ -6,22 +6,29 @@
 
 use std::fmt;
 
-use registry_core::parse_timestamp;
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use crate::error::AppError;
+use crate::WireError;
+use crate::timestamp::parse_timestamp;
 
 /// One JSON value, with containers reduced to their kind.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Loose {
+pub enum Loose {
+    /// `null`.
     Null,
+    /// `true` or `false`.
     Bool(bool),
+    /// An integer that fits `i64`.
     Int(i64),
     /// An integer too large for `i64`.
     BigInt(u64),
+    /// Any other number.
     Float(f64),
+    /// A string.
     Str(String),
+    /// An array, its items skipped.
     Array,
+    /// An object, its entries skipped.
     Object,
 }
 
@@ -37,15 +44,15 @@ impl Loose {
         }
     }
 
-    fn wrong(&self, field: &'static str, expected: &str) -> AppError {
-        AppError::field(
+    fn wrong(&self, field: &'static str, expected: &str) -> WireError {
+        WireError::field(
             field,
             format!("{field} must be {expected}, not {}", self.kind()),
         )
     }
 
     /// A required string.
-    pub(crate) fn into_string(self, field: &'static str) -> Result<String, AppError> {
+    pub fn into_string(self, field: &'static str) -> Result<String, WireError> {
         match self {
             Self::Str(text) => Ok(text),
             other => Err(other.wrong(field, "a string")),
@@ -53,7 +60,7 @@ impl Loose {
     }
 
     /// An optional string: `null` is `None`.
-    pub(crate) fn into_opt_string(self, field: &'static str) -> Result<Option<String>, AppError> {
+    pub fn into_opt_string(self, field: &'static str) -> Result<Option<String>, WireError> {
         match self {
             Self::Null => Ok(None),
             other => other.into_string(field).map(Some),
@@ -62,34 +69,34 @@ impl Loose {
 
     /// An integer: a JSON integer, a float without a fraction or a decimal string, as
     /// DB-GPT's (pydantic's) lax mode accepts.
-    pub(crate) fn into_int(self, field: &'static str) -> Result<i64, AppError> {
+    pub fn into_int(self, field: &'static str) -> Result<i64, WireError> {
         match self {
             Self::Int(value) => Ok(value),
             // Out of every range the caller accepts; saturate and let the range check reject it.
             Self::BigInt(_) => Ok(i64::MAX),
             Self::Float(value) if value.fract() == 0.0 && value.abs() < 9.0e15 => Ok(value as i64),
             Self::Str(text) => parse_int(&text).ok_or_else(|| {
-                AppError::field(field, format!("{field} must be an integer, not {text:?}"))
+                WireError::field(field, format!("{field} must be an integer, not {text:?}"))
             }),
             other => Err(other.wrong(field, "an integer")),
         }
     }
 
     /// A number: JSON number or numeric string.
-    pub(crate) fn into_float(self, field: &'static str) -> Result<f64, AppError> {
+    pub fn into_float(self, field: &'static str) -> Result<f64, WireError> {
         match self {
             Self::Int(value) => Ok(value as f64),
             Self::BigInt(value) => Ok(value as f64),
             Self::Float(value) => Ok(value),
             Self::Str(text) => text.trim().parse::<f64>().map_err(|_| {
-                AppError::field(field, format!("{field} must be a number, not {text:?}"))
+                WireError::field(field, format!("{field} must be a number, not {text:?}"))
             }),
             other => Err(other.wrong(field, "a number")),
         }
     }
 
     /// A boolean: JSON `true`/`false`, 0 or 1, or one of pydantic's boolean words.
-    pub(crate) fn into_bool(self, field: &'static str) -> Result<bool, AppError> {
+    pub fn into_bool(self, field: &'static str) -> Result<bool, WireError> {
         match self {
             Self::Bool(value) => Ok(value),
             Self::Int(0) => Ok(false),
@@ -100,30 +107,55 @@ impl Loose {
     }
 
     /// A timestamp the client may send and the registry ignores: checked, then dropped.
-    pub(crate) fn check_timestamp(&self, field: &'static str) -> Result<(), AppError> {
+    pub fn check_timestamp(&self, field: &'static str) -> Result<(), WireError> {
         match self {
             Self::Null | Self::Int(_) | Self::BigInt(_) | Self::Float(_) => Ok(()),
             Self::Str(text) if parse_timestamp(text).is_some() => Ok(()),
-            Self::Str(text) => Err(AppError::field(
+            Self::Str(text) => Err(WireError::field(
                 field,
                 format!("{field} must be an ISO-8601 time, not {text:?}"),
             )),
             other => Err(other.wrong(field, "an ISO-8601 time or null")),
         }
     }
+
+    /// A time: `null`, an ISO-8601 string (without an offset: UTC) or a Unix timestamp.
+    pub fn into_timestamp(
+        self,
+        field: &'static str,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, WireError> {
+        let out_of_range = || WireError::field(field, format!("{field} is out of range"));
+        match self {
+            Self::Null => Ok(None),
+            Self::Int(seconds) => chrono::DateTime::from_timestamp(seconds, 0)
+                .map(Some)
+                .ok_or_else(out_of_range),
+            Self::BigInt(_) => Err(out_of_range()),
+            Self::Float(seconds) => crate::timestamp::from_unix_seconds(seconds)
+                .map(Some)
+                .ok_or_else(out_of_range),
+            Self::Str(text) => parse_timestamp(&text).map(Some).ok_or_else(|| {
+                WireError::field(
+                    field,
+                    format!("{field} must be an ISO-8601 time, not {text:?}"),
+                )
+            }),
+            other => Err(other.wrong(field, "an ISO-8601 time or null")),
+        }
+    }
 }
 
 /// Parses a decimal integer with optional sign and surrounding white space.
-pub(crate) fn parse_int(text: &str) -> Option<i64> {
+pub fn parse_int(text: &str) -> Option<i64> {
     text.trim().parse::<i64>().ok()
 }
 
 /// Parses a boolean the way DB-GPT's FastAPI does for query parameters and lax JSON.
-pub(crate) fn parse_bool(field: &'static str, text: &str) -> Result<bool, AppError> {
+pub fn parse_bool(field: &'static str, text: &str) -> Result<bool, WireError> {
     match text.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" | "t" | "y" => Ok(true),
         "false" | "0" | "no" | "off" | "f" | "n" => Ok(false),
-        _ => Err(AppError::field(
+        _ => Err(WireError::field(
             field,
             format!("{field} must be a boolean, not {text:?}"),
         )),
