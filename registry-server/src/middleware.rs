@@ -10,18 +10,7 @@ use crate::AppState;
 use crate::admission::{check_json_content_type, has_body};
 use crate::endpoints::{Access, Endpoint, Matched};
 use crate::error::AppError;
-use crate::spans::{OpenSpan, REQUEST_OPERATION, TRACE_HEADER};
-
-/// The span around the current request, for handlers to open child spans in.
-#[derive(Debug, Clone)]
-pub(crate) struct RequestSpan(Option<OpenSpan>);
-
-impl RequestSpan {
-    /// The request span's id, if the request is traced.
-    pub(crate) fn id(&self) -> Option<&str> {
-        self.0.as_ref().map(OpenSpan::id)
-    }
-}
+use crate::spans::{REQUEST_OPERATION, RequestSpan, TRACE_HEADER};
 
 /// Longest request path recorded in a span; longer paths are cut (at a character boundary).
 const MAX_TRACED_PATH: usize = 256;
@@ -113,7 +102,9 @@ async fn run_traced(
     };
     let span = state.tracer().open(REQUEST_OPERATION, parent, metadata);
     if span.is_some() {
-        request.extensions_mut().insert(RequestSpan(span.clone()));
+        request
+            .extensions_mut()
+            .insert(RequestSpan::new(span.clone()));
     }
     let response = next.run(request).await;
     if let Some(span) = span {

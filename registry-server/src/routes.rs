@@ -13,8 +13,7 @@ use registry_core::{ModelInstance, ModelRegistry};
 use crate::AppState;
 use crate::error::AppError;
 use crate::metrics::Gauges;
-use crate::middleware::RequestSpan;
-use crate::spans::{DEREGISTER_OPERATION, REGISTER_OPERATION};
+use crate::spans::{DEREGISTER_OPERATION, REGISTER_OPERATION, RequestSpan};
 use registry_wire::{DeregisterQuery, InstanceBody, InstanceOut, ListQuery, instance_list};
 
 /// `GET /api/health`.

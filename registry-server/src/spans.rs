@@ -157,3 +157,19 @@ impl Tracer {
         }
     }
 }
+
+/// The span around the current request, for handlers to open child spans in; the middleware
+/// puts it in the request's extensions.
+#[derive(Debug, Clone)]
+pub(crate) struct RequestSpan(Option<OpenSpan>);
+
+impl RequestSpan {
+    pub(crate) fn new(span: Option<OpenSpan>) -> Self {
+        Self(span)
+    }
+
+    /// The request span's id, if the request is traced.
+    pub(crate) fn id(&self) -> Option<&str> {
+        self.0.as_ref().map(OpenSpan::id)
+    }
+}
