@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use registry_core::{
-    InMemoryStorage, ManualClock, ModelInstance, ModelRegistry, StorageModelRegistry,
+    InMemoryStorage, ManualClock, ModelInstance, ModelRegistry, StorageModelRegistry, ValidInstance,
 };
 
 #[tokio::main(flavor = "current_thread")]
@@ -19,11 +19,14 @@ async fn main() -> Result<(), registry_core::RegistryError> {
     let registry =
         StorageModelRegistry::new(Arc::new(InMemoryStorage::new())).with_clock(clock.clone());
 
-    let mut heavy = ModelInstance::new("glm-4-9b-chat@llm", "10.0.0.1", 8001);
-    heavy.weight = 3.0;
-    let light = ModelInstance::new("glm-4-9b-chat@llm", "10.0.0.2", 8001);
-    registry.register_instance(&heavy).await?;
-    registry.register_instance(&light).await?;
+    // Validation happens once, when an instance becomes a `ValidInstance`.
+    let heavy = ValidInstance::new(ModelInstance {
+        weight: 3.0,
+        ..ModelInstance::new("glm-4-9b-chat@llm", "10.0.0.1", 8001)
+    })?;
+    let light = ValidInstance::new(ModelInstance::new("glm-4-9b-chat@llm", "10.0.0.2", 8001))?;
+    registry.register_instance(heavy.clone()).await?;
+    registry.register_instance(light.clone()).await?;
 
     let mut picks = [0u32; 2];
     for _ in 0..1000 {
@@ -41,7 +44,7 @@ async fn main() -> Result<(), registry_core::RegistryError> {
 
     // Only the heavy instance keeps beating; after the timeout the sweep expires the other.
     clock.advance(Duration::seconds(50));
-    registry.send_heartbeat(&heavy).await?;
+    registry.send_heartbeat(heavy).await?;
     clock.advance(Duration::seconds(20));
     let outcome = registry.sweep().await?;
     println!("sweep: {outcome:?}");

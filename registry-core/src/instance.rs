@@ -67,8 +67,8 @@ impl ModelInstance {
         ModelInstanceIdentifier::new(&self.model_name, &self.host, i64::from(self.port))
     }
 
-    /// Checks every field as [`normalize`](Self::normalize) would, without changing anything.
-    pub fn validate(&self) -> Result<(), ValidationError> {
+    /// Checks every field; key parts are checked as they will be once trimmed.
+    fn validate(&self) -> Result<(), ValidationError> {
         validate_key_part("model_name", &self.model_name)?;
         validate_key_part("host", &self.host)?;
         validate_port(i64::from(self.port))?;
@@ -84,11 +84,9 @@ impl ModelInstance {
         Ok(())
     }
 
-    /// Checks every field and trims `model_name` and `host` in place.
-    ///
-    /// The registry applies this to every instance it is given, so that storages only ever see
-    /// valid instances.
-    pub fn normalize(&mut self) -> Result<(), ValidationError> {
+    /// Checks every field and trims `model_name` and `host` in place: the one validation,
+    /// which only [`ValidInstance::new`] runs.
+    fn normalize(&mut self) -> Result<(), ValidationError> {
         self.validate()?;
         trim_in_place(&mut self.model_name);
         trim_in_place(&mut self.host);
@@ -102,13 +100,78 @@ impl ModelInstance {
         self.healthy && self.enabled && self.weight.is_finite() && self.weight > 0.0
     }
 
-    /// The identifier's parts, borrowed; valid once [`normalize`](Self::normalize) succeeded.
+    /// The identifier's parts, borrowed (trimmed once the instance is a [`ValidInstance`]).
     pub fn key(&self) -> InstanceKey<'_> {
         InstanceKey {
             model_name: &self.model_name,
             host: &self.host,
             port: self.port,
         }
+    }
+}
+
+/// A [`ModelInstance`] that passed validation, with `model_name` and `host` trimmed.
+///
+/// [`ValidInstance::new`] is the only way to build one, so a function that takes a
+/// `ValidInstance` never validates again: the registry's write calls and the storages take
+/// this type, and `registry-wire` builds it from a request. It derefs to the instance.
+///
+/// ```
+/// use registry_core::{ModelInstance, ValidInstance};
+///
+/// let valid = ValidInstance::new(ModelInstance::new(" glm-4@llm ", "10.0.0.1", 8001)).unwrap();
+/// assert_eq!(valid.model_name, "glm-4@llm");
+/// assert_eq!(valid.identifier().port(), 8001);
+///
+/// let invalid = ValidInstance::new(ModelInstance::new("glm-4@llm", " ", 8001));
+/// assert_eq!(invalid.unwrap_err().field(), "host");
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidInstance(ModelInstance);
+
+impl ValidInstance {
+    /// Checks every field of `instance` and trims its key parts in place (allocating only when
+    /// there was white space to trim).
+    pub fn new(mut instance: ModelInstance) -> Result<Self, ValidationError> {
+        instance.normalize()?;
+        Ok(Self(instance))
+    }
+
+    /// The instance's identifier; infallible, since the parts are valid.
+    pub fn identifier(&self) -> ModelInstanceIdentifier {
+        ModelInstanceIdentifier::from_valid_parts(&self.0.model_name, &self.0.host, self.0.port)
+    }
+
+    /// The same instance with `remove_from_registry` set, which no rule constrains: how a
+    /// deregistration asks for deletion.
+    pub fn with_remove_from_registry(mut self, remove: bool) -> Self {
+        self.0.remove_from_registry = remove;
+        self
+    }
+
+    /// The instance itself.
+    pub fn into_inner(self) -> ModelInstance {
+        self.0
+    }
+}
+
+impl std::ops::Deref for ValidInstance {
+    type Target = ModelInstance;
+
+    fn deref(&self) -> &ModelInstance {
+        &self.0
+    }
+}
+
+impl AsRef<ModelInstance> for ValidInstance {
+    fn as_ref(&self) -> &ModelInstance {
+        &self.0
+    }
+}
+
+impl From<ValidInstance> for ModelInstance {
+    fn from(valid: ValidInstance) -> Self {
+        valid.0
     }
 }
 

@@ -7,12 +7,15 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use registry_core::{InMemoryStorage, ModelInstance, ModelRegistry, StorageModelRegistry};
+//! use registry_core::{
+//!     InMemoryStorage, ModelInstance, ModelRegistry, StorageModelRegistry, ValidInstance,
+//! };
 //!
 //! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
 //! let registry = Arc::new(StorageModelRegistry::new(Arc::new(InMemoryStorage::new())));
 //! let checker = registry.start_checker();
-//! registry.send_heartbeat(&ModelInstance::new("glm-4@llm", "10.0.0.1", 8001)).await.unwrap();
+//! let instance = ValidInstance::new(ModelInstance::new("glm-4@llm", "10.0.0.1", 8001)).unwrap();
+//! registry.send_heartbeat(instance).await.unwrap();
 //! assert_eq!(registry.get_all_instances("glm-4@llm", true).await.unwrap().len(), 1);
 //! checker.shutdown().await;
 //! # });
@@ -33,14 +36,14 @@ pub use identifier::{
     IDENTIFIER_SEPARATOR, MAX_FIELD_CHARS, ModelInstanceIdentifier, ValidationError, check_length,
     check_no_control, validate_key_part, validate_port,
 };
-pub use instance::{InstanceKey, ModelInstance};
+pub use instance::{InstanceKey, ModelInstance, ValidInstance};
 pub use registry::{
     BlockingCalls, ChangeFeed, CheckerHandle, FeedSnapshot, ModelRegistry, RegistryConfig,
     RegistryError, RegistryStats, StorageModelRegistry, SweepOutcome, pick_weighted,
 };
 pub use storage::{
     FieldValue, HealthCounts, InMemoryStorage, InstanceRecord, InstanceSettings, InstanceStorage,
-    Page, QuerySpec, ResourceIdentifier, Storage, StorageError, StorageItem,
+    MemorySlot, Page, QuerySpec, ResourceIdentifier, Storage, StorageError, StorageItem,
 };
 
 /// The README's example, compiled and run as a doc test so that it stays true.

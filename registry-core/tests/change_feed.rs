@@ -4,7 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use registry_core::{
-    ChangeFeed, InMemoryStorage, ManualClock, ModelInstance, RegistryConfig, StorageModelRegistry,
+    ChangeFeed, InMemoryStorage, ManualClock, ModelInstance, ModelRegistry, RegistryConfig,
+    StorageModelRegistry, ValidInstance,
 };
 
 const LONG_POLL: Duration = Duration::from_secs(300);
@@ -44,7 +45,7 @@ async fn a_registration_wakes_a_waiting_long_poll() {
     };
     let writer = async {
         f.registry
-            .register_instance(&ModelInstance::new("m", "h", 1))
+            .register_instance(valid(&ModelInstance::new("m", "h", 1)))
             .await
             .unwrap();
         f.feed.nudge();
@@ -74,7 +75,7 @@ async fn an_unknown_index_answers_at_once_and_no_change_waits_out_the_poll() {
 async fn heartbeats_are_not_changes_but_expiry_is() {
     let f = fixture().await;
     f.registry
-        .register_instance(&ModelInstance::new("m", "h", 1))
+        .register_instance(valid(&ModelInstance::new("m", "h", 1)))
         .await
         .unwrap();
     f.feed.nudge();
@@ -83,7 +84,7 @@ async fn heartbeats_are_not_changes_but_expiry_is() {
 
     f.clock.advance(chrono::Duration::seconds(10));
     f.registry
-        .send_heartbeat(&ModelInstance::new("m", "h", 1))
+        .send_heartbeat(valid(&ModelInstance::new("m", "h", 1)))
         .await
         .unwrap();
     f.feed.nudge();
@@ -96,4 +97,9 @@ async fn heartbeats_are_not_changes_but_expiry_is() {
     let expired = f.feed.wait(registered, LONG_POLL).await;
     assert_eq!(expired.index, registered + 1);
     assert!(!expired.instances[0].healthy);
+}
+
+/// The instance, validated; every instance these tests pass is valid.
+fn valid(instance: &ModelInstance) -> ValidInstance {
+    ValidInstance::new(instance.clone()).expect("a valid instance")
 }

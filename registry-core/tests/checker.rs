@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use registry_core::{
     InMemoryStorage, InstanceStorage, ManualClock, ModelInstance, ModelInstanceIdentifier,
     ModelRegistry, QuerySpec, RegistryConfig, Storage, StorageError, StorageModelRegistry,
+    ValidInstance,
 };
 
 /// An in-memory storage whose sweeps fail while `failures_left` is above zero, as a database
@@ -49,10 +50,10 @@ impl Storage<ModelInstance> for FlakyStorage {
 }
 
 impl InstanceStorage for FlakyStorage {
-    fn register(&self, instance: &ModelInstance, now: DateTime<Utc>) -> Result<(), StorageError> {
+    fn register(&self, instance: &ValidInstance, now: DateTime<Utc>) -> Result<(), StorageError> {
         self.inner.register(instance, now)
     }
-    fn heartbeat(&self, instance: &ModelInstance, now: DateTime<Utc>) -> Result<(), StorageError> {
+    fn heartbeat(&self, instance: &ValidInstance, now: DateTime<Utc>) -> Result<(), StorageError> {
         self.inner.heartbeat(instance, now)
     }
     fn deregister(&self, id: &ModelInstanceIdentifier, remove: bool) -> Result<(), StorageError> {
@@ -89,7 +90,7 @@ async fn checker_expires_silent_instances_in_the_background() {
     let registry = registry_over(storage, clock.clone());
     let checker = registry.start_checker();
     registry
-        .send_heartbeat(&ModelInstance::new("m", "h", 1))
+        .send_heartbeat(valid(&ModelInstance::new("m", "h", 1)))
         .await
         .unwrap();
 
@@ -118,7 +119,7 @@ async fn checker_survives_a_failing_storage_and_recovers() {
     let clock = Arc::new(ManualClock::default());
     let registry = registry_over(storage.clone(), clock.clone());
     registry
-        .send_heartbeat(&ModelInstance::new("m", "h", 1))
+        .send_heartbeat(valid(&ModelInstance::new("m", "h", 1)))
         .await
         .unwrap();
     clock.advance(chrono::Duration::seconds(61));
@@ -163,4 +164,9 @@ async fn checker_stops_on_shutdown_and_on_drop() {
     drop(registry.start_checker());
     tokio::time::sleep(Duration::from_secs(100)).await;
     assert_eq!(storage.sweeps_attempted.load(Ordering::SeqCst), 2);
+}
+
+/// The instance, validated; every instance these tests pass is valid.
+fn valid(instance: &ModelInstance) -> ValidInstance {
+    ValidInstance::new(instance.clone()).expect("a valid instance")
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use registry_core::{
     Clock, InMemoryStorage, ManualClock, ModelInstance, ModelRegistry, RegistryConfig,
-    StorageModelRegistry,
+    StorageModelRegistry, ValidInstance,
 };
 
 fn registry(
@@ -37,10 +37,10 @@ async fn heartbeats_within_the_window_skip_the_write() {
     let (registry, clock) = registry(Duration::from_secs(10));
     let instance = ModelInstance::new("m", "h", 1);
     let first = clock.now();
-    registry.send_heartbeat(&instance).await.unwrap();
+    registry.send_heartbeat(valid(&instance)).await.unwrap();
     clock.advance(chrono::Duration::seconds(5));
     registry
-        .send_heartbeat(&ModelInstance::new(" m ", "h", 1))
+        .send_heartbeat(valid(&ModelInstance::new(" m ", "h", 1)))
         .await
         .unwrap();
     assert_eq!(stored(&registry).await.last_heartbeat, Some(first));
@@ -48,7 +48,7 @@ async fn heartbeats_within_the_window_skip_the_write() {
     assert_eq!(registry.stats().heartbeats, 2);
 
     clock.advance(chrono::Duration::seconds(6));
-    registry.send_heartbeat(&instance).await.unwrap();
+    registry.send_heartbeat(valid(&instance)).await.unwrap();
     assert_eq!(stored(&registry).await.last_heartbeat, Some(clock.now()));
 }
 
@@ -56,10 +56,13 @@ async fn heartbeats_within_the_window_skip_the_write() {
 async fn a_deregistered_instance_is_written_at_its_next_heartbeat() {
     let (registry, clock) = registry(Duration::from_secs(10));
     let instance = ModelInstance::new("m", "h", 1);
-    registry.send_heartbeat(&instance).await.unwrap();
-    registry.deregister_instance(&instance).await.unwrap();
+    registry.send_heartbeat(valid(&instance)).await.unwrap();
+    registry
+        .deregister_instance(valid(&instance))
+        .await
+        .unwrap();
     clock.advance(chrono::Duration::seconds(1));
-    registry.send_heartbeat(&instance).await.unwrap();
+    registry.send_heartbeat(valid(&instance)).await.unwrap();
     assert!(stored(&registry).await.healthy);
     assert_eq!(registry.stats().heartbeats_coalesced, 0);
 }
@@ -75,15 +78,15 @@ async fn the_window_is_capped_at_a_third_of_the_timeout() {
     );
     let (registry, clock) = registry(Duration::from_secs(45));
     let instance = ModelInstance::new("m", "h", 1);
-    registry.send_heartbeat(&instance).await.unwrap();
+    registry.send_heartbeat(valid(&instance)).await.unwrap();
     clock.advance(chrono::Duration::seconds(21));
-    registry.send_heartbeat(&instance).await.unwrap();
+    registry.send_heartbeat(valid(&instance)).await.unwrap();
     assert_eq!(registry.stats().heartbeats_coalesced, 0);
     // A beating instance never expires: the stored heartbeat lags by at most the window.
     clock.advance(chrono::Duration::seconds(19));
-    registry.send_heartbeat(&instance).await.unwrap();
+    registry.send_heartbeat(valid(&instance)).await.unwrap();
     clock.advance(chrono::Duration::seconds(20));
-    registry.send_heartbeat(&instance).await.unwrap();
+    registry.send_heartbeat(valid(&instance)).await.unwrap();
     assert_eq!(registry.sweep().await.unwrap().expired, 0);
     assert_eq!(
         RegistryConfig::default()
@@ -91,4 +94,9 @@ async fn the_window_is_capped_at_a_third_of_the_timeout() {
             .effective_coalesce_window(),
         None
     );
+}
+
+/// The instance, validated; every instance these tests pass is valid.
+fn valid(instance: &ModelInstance) -> ValidInstance {
+    ValidInstance::new(instance.clone()).expect("a valid instance")
 }

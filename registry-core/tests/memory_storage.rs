@@ -5,7 +5,7 @@ use std::time::Duration;
 use chrono::{TimeZone, Utc};
 use registry_core::{
     HealthCounts, InMemoryStorage, InstanceSettings, InstanceStorage, ModelInstance, QuerySpec,
-    Storage, StorageError,
+    Storage, StorageError, ValidInstance,
 };
 
 fn instance(i: u16) -> ModelInstance {
@@ -151,10 +151,10 @@ fn sweep_marks_only_checked_stale_healthy_instances() {
     let start = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
     let mut unchecked = instance(1);
     unchecked.check_healthy = false;
-    storage.register(&instance(0), start).unwrap();
-    storage.register(&unchecked, start).unwrap();
+    storage.register(&valid(&instance(0)), start).unwrap();
+    storage.register(&valid(&unchecked), start).unwrap();
     storage
-        .register(&instance(2), start + chrono::Duration::seconds(50))
+        .register(&valid(&instance(2)), start + chrono::Duration::seconds(50))
         .unwrap();
     let now = start + chrono::Duration::seconds(61);
     assert_eq!(
@@ -190,14 +190,14 @@ fn heartbeat_keeps_operator_fields_and_register_updates_weight() {
     let now = Utc::now();
     let mut first = instance(1);
     first.enabled = false;
-    storage.register(&first, now).unwrap();
+    storage.register(&valid(&first), now).unwrap();
     let mut beat = instance(1);
     beat.weight = 9.0;
-    storage.heartbeat(&beat, now).unwrap();
+    storage.heartbeat(&valid(&beat), now).unwrap();
     let stored = storage.instances(None, false).unwrap().remove(0);
     assert!(!stored.enabled && stored.healthy);
     assert_eq!(stored.weight, 1.0);
-    storage.register(&beat, now).unwrap();
+    storage.register(&valid(&beat), now).unwrap();
     assert_eq!(storage.instances(None, false).unwrap()[0].weight, 9.0);
 }
 
@@ -207,27 +207,27 @@ fn operator_weight_and_enabled_survive_the_workers_registrations() {
     let now = Utc::now();
     let mut worker = instance(1);
     worker.weight = 3.0;
-    storage.register(&worker, now).unwrap();
+    storage.register(&valid(&worker), now).unwrap();
     let id = worker.identifier().unwrap();
     let drain = InstanceSettings::new().weight(0.0).enabled(false);
     assert!(storage.apply_settings(&id, &drain).unwrap());
     for _ in 0..2 {
-        storage.register(&worker, now).unwrap();
-        storage.heartbeat(&worker, now).unwrap();
+        storage.register(&valid(&worker), now).unwrap();
+        storage.heartbeat(&valid(&worker), now).unwrap();
         let stored = storage.load(&id).unwrap().unwrap();
         assert_eq!((stored.weight, stored.enabled), (0.0, false));
     }
     // The operator changes them again; the new values are the ones kept.
     let restore = InstanceSettings::new().weight(2.0).enabled(true);
     storage.apply_settings(&id, &restore).unwrap();
-    storage.register(&worker, now).unwrap();
+    storage.register(&valid(&worker), now).unwrap();
     let stored = storage.load(&id).unwrap().unwrap();
     assert_eq!((stored.weight, stored.enabled), (2.0, true));
     // Released, the weight is the worker's again from its next register on.
     let release = InstanceSettings::new().release_weight();
     storage.apply_settings(&id, &release).unwrap();
     assert_eq!(storage.load(&id).unwrap().unwrap().weight, 2.0);
-    storage.register(&worker, now).unwrap();
+    storage.register(&valid(&worker), now).unwrap();
     assert_eq!(storage.load(&id).unwrap().unwrap().weight, 3.0);
 }
 
@@ -236,13 +236,13 @@ fn enabled_alone_leaves_the_weight_to_the_worker() {
     let storage = InMemoryStorage::new();
     let now = Utc::now();
     let mut worker = instance(1);
-    storage.register(&worker, now).unwrap();
+    storage.register(&valid(&worker), now).unwrap();
     let id = worker.identifier().unwrap();
     storage
         .apply_settings(&id, &InstanceSettings::new().enabled(false))
         .unwrap();
     worker.weight = 4.0;
-    storage.register(&worker, now).unwrap();
+    storage.register(&valid(&worker), now).unwrap();
     let stored = storage.load(&id).unwrap().unwrap();
     assert_eq!((stored.weight, stored.enabled), (4.0, false));
 }
@@ -253,7 +253,7 @@ fn health_counts_split_healthy_from_unhealthy() {
     let now = Utc::now();
     assert_eq!(storage.count_by_health().unwrap(), HealthCounts::default());
     for i in 0..5 {
-        storage.heartbeat(&instance(i), now).unwrap();
+        storage.heartbeat(&valid(&instance(i)), now).unwrap();
     }
     storage.save(&instance(9)).unwrap();
     storage
@@ -267,4 +267,56 @@ fn health_counts_split_healthy_from_unhealthy() {
         }
     );
     assert!(storage.check_ready().is_ok());
+}
+
+/// The instance, validated; every instance these tests pass is valid.
+fn valid(instance: &ModelInstance) -> ValidInstance {
+    ValidInstance::new(instance.clone()).expect("a valid instance")
+}
+
+#[test]
+fn listings_keep_dbgpts_order() {
+    // DB-GPT's in-memory registry lists models in the order each was first seen, and each
+    // model's instances in the order they came; this storage lists them the same way.
+    let storage = InMemoryStorage::new();
+    let now = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
+    for (model, port) in [
+        ("z@llm", 3),
+        ("a@llm", 9),
+        ("z@llm", 1),
+        ("m@llm", 5),
+        ("a@llm", 2),
+    ] {
+        storage
+            .heartbeat(&valid(&ModelInstance::new(model, "h", port)), now)
+            .unwrap();
+    }
+    let order: Vec<(String, u16)> = storage
+        .instances(None, false)
+        .unwrap()
+        .into_iter()
+        .map(|i| (i.model_name, i.port))
+        .collect();
+    let expected = [
+        ("z@llm", 3),
+        ("z@llm", 1),
+        ("a@llm", 9),
+        ("a@llm", 2),
+        ("m@llm", 5),
+    ];
+    let expected: Vec<(String, u16)> = expected
+        .iter()
+        .map(|(m, p)| ((*m).to_owned(), *p))
+        .collect();
+    assert_eq!(order, expected);
+    // A model is placed by its oldest instance still stored.
+    let id = ModelInstance::new("z@llm", "h", 3).identifier().unwrap();
+    storage.deregister(&id, true).unwrap();
+    let ports: Vec<u16> = storage
+        .instances(None, false)
+        .unwrap()
+        .iter()
+        .map(|i| i.port)
+        .collect();
+    assert_eq!(ports, [9, 2, 1, 5]);
 }

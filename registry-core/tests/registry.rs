@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::TimeZone;
 use registry_core::{
     InMemoryStorage, ManualClock, ModelInstance, ModelRegistry, QuerySpec, RegistryConfig, Storage,
-    StorageModelRegistry,
+    StorageModelRegistry, ValidInstance,
 };
 
 struct Fixture {
@@ -29,15 +29,21 @@ fn fixture() -> Fixture {
 
 impl Fixture {
     async fn register(&self, instance: &ModelInstance) -> bool {
-        self.registry.register_instance(instance).await.unwrap()
+        self.registry
+            .register_instance(valid(instance))
+            .await
+            .unwrap()
     }
 
     async fn beat(&self, instance: &ModelInstance) -> bool {
-        self.registry.send_heartbeat(instance).await.unwrap()
+        self.registry.send_heartbeat(valid(instance)).await.unwrap()
     }
 
     async fn deregister(&self, instance: &ModelInstance) -> bool {
-        self.registry.deregister_instance(instance).await.unwrap()
+        self.registry
+            .deregister_instance(valid(instance))
+            .await
+            .unwrap()
     }
 
     async fn list(&self, model: &str, healthy_only: bool) -> Vec<ModelInstance> {
@@ -217,7 +223,7 @@ async fn removal_after_second_timeout_is_optional() {
     let registry = StorageModelRegistry::with_config(Arc::new(InMemoryStorage::new()), config)
         .with_clock(clock.clone());
     registry
-        .register_instance(&instance("m", 8000))
+        .register_instance(valid(&instance("m", 8000)))
         .await
         .unwrap();
     clock.advance(chrono::Duration::seconds(120));
@@ -243,7 +249,8 @@ async fn weighted_selection_follows_weights() {
     }
     let mut negative = instance("m", 4);
     negative.weight = -2.0;
-    assert!(f.registry.register_instance(&negative).await.is_err());
+    // A negative weight never becomes a `ValidInstance`, so it cannot be registered.
+    assert!(ValidInstance::new(negative).is_err());
     let draws = 40_000;
     let mut counts = [0_u32; 5];
     for _ in 0..draws {
@@ -315,4 +322,9 @@ async fn operator_settings_change_only_their_fields() {
         .await
         .unwrap_err();
     assert!(matches!(error, registry_core::RegistryError::Invalid(e) if e.field() == "weight"));
+}
+
+/// The instance, validated; every instance these tests pass is valid.
+fn valid(instance: &ModelInstance) -> ValidInstance {
+    ValidInstance::new(instance.clone()).expect("a valid instance")
 }

@@ -1,13 +1,18 @@
 //! Every way an instance can be invalid is a typed error that names the field.
 
 use registry_core::{
-    InMemoryStorage, ModelInstance, ModelInstanceIdentifier, ModelRegistry, RegistryError,
-    StorageModelRegistry, ValidationError,
+    InMemoryStorage, ModelInstance, ModelInstanceIdentifier, ModelRegistry, StorageModelRegistry,
+    ValidInstance, ValidationError,
 };
 use std::sync::Arc;
 
 fn field_of(result: Result<ModelInstanceIdentifier, ValidationError>) -> &'static str {
     result.expect_err("should be rejected").field()
+}
+
+/// Validates a copy of the instance, keeping only the verdict.
+fn check(instance: &ModelInstance) -> Result<(), ValidationError> {
+    ValidInstance::new(instance.clone()).map(drop)
 }
 
 #[test]
@@ -76,10 +81,10 @@ fn validation_errors_have_readable_messages() {
 fn instance_checks_weight_and_prompt_template() {
     let mut instance = ModelInstance::new("m", "h", 1);
     instance.weight = f64::NAN;
-    assert_eq!(instance.validate().unwrap_err().field(), "weight");
+    assert_eq!(check(&instance).unwrap_err().field(), "weight");
     instance.weight = 1.0;
     instance.prompt_template = Some("t".repeat(129));
-    assert_eq!(instance.validate().unwrap_err().field(), "prompt_template");
+    assert_eq!(check(&instance).unwrap_err().field(), "prompt_template");
 }
 
 #[test]
@@ -100,7 +105,7 @@ fn control_characters_are_rejected_by_field() {
         let mut instance = ModelInstance::new("m", "h", 1);
         instance.prompt_template = Some(text.to_owned());
         assert_eq!(
-            instance.validate(),
+            check(&instance),
             Err(ValidationError::ControlCharacter {
                 field: "prompt_template"
             }),
@@ -121,80 +126,60 @@ fn weight_must_be_finite_and_not_negative() {
     for weight in [-5.0, -0.5, f64::INFINITY, f64::NEG_INFINITY, f64::NAN] {
         instance.weight = weight;
         assert_eq!(
-            instance.validate(),
+            check(&instance),
             Err(ValidationError::NotFinite { field: "weight" }),
             "{weight}"
         );
     }
     instance.weight = 0.0;
-    assert!(instance.validate().is_ok());
+    assert!(check(&instance).is_ok());
 }
 
-#[tokio::test]
-async fn registry_rejects_invalid_instances_and_stores_nothing() {
-    let storage = Arc::new(InMemoryStorage::new());
-    let registry = StorageModelRegistry::new(Arc::clone(&storage));
-    let bad = [
-        ModelInstance::new("", "h", 1),
-        ModelInstance::new("m", " ", 1),
-        ModelInstance::new("m", "h", 0),
-        ModelInstance::new("m___$$$$___", "h", 1),
-        ModelInstance::new("x".repeat(200), "h", 1),
-        ModelInstance::new("m\u{0}", "h", 1),
-        ModelInstance::new("m", "h\u{7F}", 1),
+#[test]
+fn invalid_instances_never_become_valid_instances() {
+    // The registry's write calls and the storages take a `ValidInstance`, so an instance that
+    // fails here cannot reach them: nothing is stored.
+    let bad_key = [
+        (ModelInstance::new("", "h", 1), "model_name"),
+        (ModelInstance::new("m", " ", 1), "host"),
+        (ModelInstance::new("m", "h", 0), "port"),
+        (ModelInstance::new("m___$$$$___", "h", 1), "model_name"),
+        (ModelInstance::new("x".repeat(200), "h", 1), "model_name"),
+        (ModelInstance::new("m\u{0}", "h", 1), "model_name"),
+        (ModelInstance::new("m", "h\u{7F}", 1), "host"),
     ];
-    for instance in &bad {
-        for result in [
-            registry.register_instance(instance).await,
-            registry.send_heartbeat(instance).await,
-            registry.deregister_instance(instance).await,
-        ] {
-            assert!(
-                matches!(result, Err(RegistryError::Invalid(_))),
-                "{instance:?}"
-            );
-        }
-    }
-    // Fields outside the key are checked where they would be stored.
+    // Fields outside the key are checked too.
     let bad_payload = [
-        ModelInstance {
-            prompt_template: Some("a\u{1B}[31m".to_owned()),
-            ..ModelInstance::new("m", "h", 1)
-        },
-        ModelInstance {
-            weight: -5.0,
-            ..ModelInstance::new("m", "h", 1)
-        },
+        (
+            ModelInstance {
+                prompt_template: Some("a\u{1B}[31m".to_owned()),
+                ..ModelInstance::new("m", "h", 1)
+            },
+            "prompt_template",
+        ),
+        (
+            ModelInstance {
+                weight: -5.0,
+                ..ModelInstance::new("m", "h", 1)
+            },
+            "weight",
+        ),
     ];
-    for instance in &bad_payload {
-        for result in [
-            registry.register_instance(instance).await,
-            registry.send_heartbeat(instance).await,
-        ] {
-            assert!(
-                matches!(result, Err(RegistryError::Invalid(_))),
-                "{instance:?}"
-            );
-        }
+    for (instance, field) in bad_key.iter().chain(&bad_payload) {
+        let error = ValidInstance::new(instance.clone()).expect_err("should be rejected");
+        assert_eq!(error.field(), *field, "{instance:?}");
     }
-    assert!(
-        registry
-            .get_all_model_instances(false)
-            .await
-            .unwrap()
-            .is_empty()
-    );
 }
 
 #[tokio::test]
 async fn registry_trims_model_name_and_host() {
     let registry = StorageModelRegistry::new(Arc::new(InMemoryStorage::new()));
     registry
-        .register_instance(&ModelInstance::new("  glm@llm ", " 10.0.0.1 ", 80))
+        .register_instance(valid(&ModelInstance::new("  glm@llm ", " 10.0.0.1 ", 80)))
         .await
         .unwrap();
     registry
-        .send_heartbeat(&ModelInstance::new("glm@llm", "10.0.0.1", 80))
+        .send_heartbeat(valid(&ModelInstance::new("glm@llm", "10.0.0.1", 80)))
         .await
         .unwrap();
     let all = registry
@@ -206,4 +191,9 @@ async fn registry_trims_model_name_and_host() {
         (all[0].model_name.as_str(), all[0].host.as_str()),
         ("glm@llm", "10.0.0.1")
     );
+}
+
+/// The instance, validated; every instance this test passes is valid.
+fn valid(instance: &ModelInstance) -> ValidInstance {
+    ValidInstance::new(instance.clone()).expect("a valid instance")
 }

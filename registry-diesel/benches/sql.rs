@@ -10,20 +10,17 @@
 
 #![allow(missing_docs, unreachable_pub)]
 
-#[path = "../tests/common/mod.rs"]
-#[allow(unused_macros)]
-mod common;
-
 use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::Utc;
-use common::TestDb;
 use registry_core::{
     BlockingCalls, InstanceStorage, ModelInstance, ModelRegistry, RegistryConfig,
-    StorageModelRegistry,
+    StorageModelRegistry, ValidInstance,
 };
 use registry_diesel::{Backend, DieselStorage, PoolConfig};
+use registry_testkit::database::Backend as KitBackend;
+use registry_testkit::fresh::FreshDatabase;
 
 /// Calls per measurement, whatever the number of instances, so every figure rests on the same
 /// amount of work.
@@ -41,14 +38,15 @@ struct Row {
     direct_heartbeats_per_s: f64,
 }
 
-fn instance(index: usize) -> ModelInstance {
+fn instance(index: usize) -> ValidInstance {
     let host = format!(
         "10.{}.{}.{}",
         index >> 16 & 255,
         index >> 8 & 255,
         index & 255
     );
-    ModelInstance::new(format!("model-{}@llm", index % 10), host, 8001)
+    let instance = ModelInstance::new(format!("model-{}@llm", index % 10), host, 8001);
+    ValidInstance::new(instance).expect("a valid instance")
 }
 
 type Registry = StorageModelRegistry<DieselStorage>;
@@ -58,7 +56,7 @@ type Registry = StorageModelRegistry<DieselStorage>;
 fn drive(
     runtime: &tokio::runtime::Runtime,
     registry: &Arc<Registry>,
-    instances: &Arc<Vec<ModelInstance>>,
+    instances: &Arc<Vec<ValidInstance>>,
     callers: usize,
     rounds: usize,
     heartbeat: bool,
@@ -73,9 +71,9 @@ fn drive(
                     for _ in 0..rounds {
                         for instance in instances.iter().skip(caller).step_by(callers) {
                             if heartbeat {
-                                registry.send_heartbeat(instance).await.unwrap();
+                                registry.send_heartbeat(instance.clone()).await.unwrap();
                             } else {
-                                registry.register_instance(instance).await.unwrap();
+                                registry.register_instance(instance.clone()).await.unwrap();
                             }
                         }
                     }
@@ -93,7 +91,7 @@ fn drive(
 /// (a hop to tokio's blocking pool per call) left out.
 fn direct(
     storage: &Arc<DieselStorage>,
-    instances: &Arc<Vec<ModelInstance>>,
+    instances: &Arc<Vec<ValidInstance>>,
     callers: usize,
 ) -> f64 {
     let rounds = CALLS.div_ceil(instances.len());
@@ -116,13 +114,13 @@ fn direct(
     (instances.len() * rounds) as f64 / started.elapsed().as_secs_f64()
 }
 
-fn measure(db: &TestDb, callers: usize, size: usize) -> Row {
+fn measure(backend: Backend, db: &FreshDatabase, callers: usize, size: usize) -> Row {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .build()
         .unwrap();
     let config = PoolConfig::default().with_max_size(callers.max(2) as u32);
-    let storage = DieselStorage::connect(&db.url, config).expect("connect");
+    let storage = DieselStorage::connect(db.url(), config).expect("connect");
     let storage = Arc::new(storage);
     // One caller at a time is the embedded case, where running calls in place saves a thread
     // hand-off per call; concurrent callers are the server's case, which the pool serves best.
@@ -148,7 +146,7 @@ fn measure(db: &TestDb, callers: usize, size: usize) -> Row {
         .len();
     assert_eq!(stored, size / 10, "every instance stored once, healthy");
     Row {
-        backend: db.backend,
+        backend,
         callers,
         instances: size,
         inserts_per_s,
@@ -186,8 +184,8 @@ fn main() {
     {
         let (callers, _) = target(backend);
         for size in SIZES {
-            match TestDb::open(backend) {
-                Ok(db) => rows.push(measure(&db, callers, size)),
+            match FreshDatabase::open(kit_backend(backend)) {
+                Ok(db) => rows.push(measure(backend, &db, callers, size)),
                 Err(reason) => {
                     println!("note: {backend} skipped: {reason}");
                     break;
@@ -238,4 +236,14 @@ fn main() {
          instances (one caller: BlockingCalls::InPlace; several: BlockingCalls::Pool); \
          storage hb/s: the same heartbeats calling the storage from plain threads."
     );
+}
+
+/// The test kit's name for a backend.
+fn kit_backend(backend: Backend) -> KitBackend {
+    match backend {
+        Backend::Sqlite => KitBackend::Sqlite,
+        Backend::Postgres => KitBackend::Postgres,
+        Backend::Mysql => KitBackend::Mysql,
+        other => panic!("no benchmark databases for {other}"),
+    }
 }

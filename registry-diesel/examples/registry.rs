@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use registry_core::{ModelInstance, ModelRegistry, StorageModelRegistry};
+use registry_core::{ModelInstance, ModelRegistry, StorageModelRegistry, ValidInstance};
 use registry_diesel::{DieselStorage, PoolConfig};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -25,8 +25,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let runtime = tokio::runtime::Builder::new_multi_thread().build()?;
     runtime.block_on(async {
         let worker = ModelInstance::new("glm-4-9b-chat@llm", "172.17.0.2", 8001);
-        registry.register_instance(&worker).await?;
-        registry.send_heartbeat(&worker).await?;
+        registry.register_instance(valid(&worker)).await?;
+        registry.send_heartbeat(valid(&worker)).await?;
         for instance in registry
             .get_all_instances("glm-4-9b-chat@llm", true)
             .await?
@@ -45,4 +45,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Ok::<_, registry_core::RegistryError>(())
     })?;
     Ok(())
+}
+
+/// The instance, validated; every instance written here is valid.
+fn valid(instance: &ModelInstance) -> ValidInstance {
+    ValidInstance::new(instance.clone()).expect("a valid instance")
 }

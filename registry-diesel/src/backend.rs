@@ -1,6 +1,8 @@
-//! Which database a URL names, and how to print a URL without its password.
+//! Which database a URL names, the file of a SQLite URL, and how to print a URL without its
+//! password.
 
 use std::fmt;
+use std::path::Path;
 
 use thiserror::Error;
 
@@ -44,6 +46,15 @@ impl Backend {
                 "mysql" => Ok(Self::Mysql),
                 _ => Err(unsupported()),
             },
+        }
+    }
+
+    /// Its short name for logs and metrics: `sqlite`, `postgres` or `mysql`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+            Self::Mysql => "mysql",
         }
     }
 
@@ -171,6 +182,13 @@ pub(crate) fn is_sqlite_memory(url: &str) -> bool {
     path.is_empty() || path == ":memory:" || query.split('&').any(|p| p == "mode=memory")
 }
 
+/// The file a SQLite URL names: the path of `sqlite://PATH` or of a plain path. `None` for an
+/// in-memory database or a `file:` URI (whose path and options this crate does not parse).
+pub(crate) fn sqlite_file(url: &str) -> Option<&Path> {
+    let path = url.strip_prefix("sqlite://").unwrap_or(url);
+    (!path.starts_with("file:") && !is_sqlite_memory(url)).then(|| Path::new(path))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,5 +246,31 @@ mod tests {
             assert!(is_sqlite_memory(url), "{url}");
         }
         assert!(!is_sqlite_memory("sqlite://registry.db"));
+    }
+
+    #[test]
+    fn sqlite_files_are_the_path_of_the_url() {
+        assert_eq!(
+            sqlite_file("sqlite:///var/lib/registry.db"),
+            Some(Path::new("/var/lib/registry.db"))
+        );
+        assert_eq!(
+            sqlite_file("./data/registry.db"),
+            Some(Path::new("./data/registry.db"))
+        );
+        for url in [
+            "sqlite://:memory:",
+            ":memory:",
+            "file:registry.db?mode=ro",
+            "",
+        ] {
+            assert_eq!(sqlite_file(url), None, "{url}");
+        }
+    }
+
+    #[test]
+    fn backends_have_short_names() {
+        let names = [Backend::Sqlite, Backend::Postgres, Backend::Mysql].map(Backend::name);
+        assert_eq!(names, ["sqlite", "postgres", "mysql"]);
     }
 }

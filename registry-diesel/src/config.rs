@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::zone::WallClockZone;
+
 /// Whose clock stamps `last_heartbeat` and sets the expiry sweep's cutoff.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TimeSource {
@@ -47,6 +49,9 @@ pub struct PoolConfig {
     pub statement_timeout: Duration,
     /// Whose clock stamps heartbeats and sets the expiry cutoff.
     pub time_source: TimeSource,
+    /// The zone whose naive wall-clock time the table's times are in; DB-GPT's controller
+    /// writes its process's local time, the default.
+    pub time_zone: WallClockZone,
 }
 
 impl Default for PoolConfig {
@@ -56,6 +61,7 @@ impl Default for PoolConfig {
             connection_timeout: Duration::from_secs(5),
             statement_timeout: Duration::from_secs(2),
             time_source: TimeSource::Database,
+            time_zone: WallClockZone::Local,
         }
     }
 }
@@ -76,6 +82,12 @@ impl PoolConfig {
     /// Sets the statement timeout.
     pub fn with_statement_timeout(mut self, timeout: Duration) -> Self {
         self.statement_timeout = timeout;
+        self
+    }
+
+    /// Sets the zone of the table's times.
+    pub fn with_time_zone(mut self, time_zone: WallClockZone) -> Self {
+        self.time_zone = time_zone;
         self
     }
 

@@ -22,6 +22,8 @@ use std::path::PathBuf;
 
 use registry_core::StorageError;
 
+use crate::backend::sqlite_file;
+
 /// A database file's path, the device and inode it named when the storage connected, and its
 /// WAL index.
 #[derive(Debug)]
@@ -38,16 +40,15 @@ impl DatabaseFiles {
     /// `None` for an in-memory database or a `file:` URI (whose path and options this crate
     /// does not parse).
     pub(crate) fn of_url(url: &str) -> Option<Self> {
-        let path = url.strip_prefix("sqlite://").unwrap_or(url);
-        if path.starts_with("file:") || path.is_empty() || path == ":memory:" {
-            return None;
-        }
+        let path = sqlite_file(url)?;
         let metadata = std::fs::metadata(path).ok()?;
+        let mut wal_index = path.as_os_str().to_owned();
+        wal_index.push("-shm");
         Some(Self {
-            path: PathBuf::from(path),
+            path: path.to_path_buf(),
             device: metadata.dev(),
             inode: metadata.ino(),
-            wal_index: File::open(format!("{path}-shm")).ok(),
+            wal_index: File::open(wal_index).ok(),
         })
     }
 

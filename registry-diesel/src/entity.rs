@@ -7,7 +7,8 @@ use registry_core::{ModelInstance, ModelInstanceIdentifier};
 
 use crate::error::DieselError;
 use crate::schema::dbgpt_cluster_registry_instance as table;
-use crate::time::stored_time;
+use crate::time::{stored_time, stored_wall};
+use crate::zone::WallClockZone;
 
 /// One row of `dbgpt_cluster_registry_instance`, every column DB-GPT defines.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
@@ -21,17 +22,19 @@ pub struct InstanceEntity {
     pub host: String,
     /// The worker's port.
     pub port: i32,
-    /// Share of traffic; `NULL` means DB-GPT's default, 1.0.
+    /// Share of traffic; `NULL` reads as 1.0, the column's default in DB-GPT's model.
     pub weight: Option<f64>,
-    /// `NULL` means DB-GPT's default, true.
+    /// `NULL` reads as false: DB-GPT passes it on as `None`, which its checker takes as false
+    /// (the instance never expires), as this crate's `check_healthy = true` filters do.
     pub check_healthy: Option<bool>,
-    /// `NULL` means DB-GPT's default, false.
+    /// `NULL` reads as false (DB-GPT's `None`, never healthy).
     pub healthy: Option<bool>,
-    /// `NULL` means DB-GPT's default, true.
+    /// `NULL` reads as false: DB-GPT's `None`, which its selection skips as not enabled.
     pub enabled: Option<bool>,
     /// The prompt template.
     pub prompt_template: Option<String>,
-    /// The last heartbeat, UTC.
+    /// The last heartbeat: naive wall-clock time in the storage's zone (see
+    /// [`WallClockZone`]).
     pub last_heartbeat: Option<NaiveDateTime>,
     /// DB-GPT's user column; this crate leaves it alone.
     pub user_name: Option<String>,
@@ -66,7 +69,7 @@ pub struct InstanceRecord<'a> {
     pub enabled: Option<bool>,
     /// The prompt template.
     pub prompt_template: Option<&'a str>,
-    /// The last heartbeat, UTC, whole microseconds.
+    /// The last heartbeat, naive wall-clock time, whole microseconds.
     pub last_heartbeat: Option<NaiveDateTime>,
 }
 
@@ -110,27 +113,51 @@ impl InstanceAdapter {
         }
     }
 
-    /// The instance a row holds; `NULL`s take DB-GPT's defaults. Fails only for a row no
-    /// instance can have, such as a port outside `0..=65535`.
+    /// The instance a row holds, as DB-GPT reads it: names as stored (untrimmed), a `NULL`
+    /// weight 1.0, a `NULL` flag false (DB-GPT's `None`, which every DB-GPT reader takes as
+    /// false). Fails only for a row no instance can have: a port outside `0..=65535`, or a
+    /// weight that is not a number (`NaN`) or infinite, which DB-GPT cannot answer as JSON.
     pub fn from_storage_format(entity: InstanceEntity) -> Result<ModelInstance, DieselError> {
-        let port = u16::try_from(entity.port).map_err(|_| {
-            DieselError::InvalidRow(format!(
-                "row {} has port {}, outside 0..=65535",
-                entity.id, entity.port
-            ))
-        })?;
+        let invalid = |what: String| DieselError::InvalidRow(format!("row {} {what}", entity.id));
+        let port = u16::try_from(entity.port)
+            .map_err(|_| invalid(format!("has port {}, outside 0..=65535", entity.port)))?;
+        let weight = entity.weight.unwrap_or(1.0);
+        if !weight.is_finite() {
+            return Err(invalid(format!("has weight {weight}, not a finite number")));
+        }
         Ok(ModelInstance {
             model_name: entity.model_name,
             host: entity.host,
             port,
-            weight: entity.weight.unwrap_or(1.0),
-            check_healthy: entity.check_healthy.unwrap_or(true),
+            weight,
+            check_healthy: entity.check_healthy.unwrap_or(false),
             healthy: entity.healthy.unwrap_or(false),
-            enabled: entity.enabled.unwrap_or(true),
+            enabled: entity.enabled.unwrap_or(false),
             prompt_template: entity.prompt_template,
             last_heartbeat: entity.last_heartbeat.map(|time| time.and_utc()),
             remove_from_registry: false,
         })
+    }
+
+    /// As [`to_storage_format`](Self::to_storage_format), with the heartbeat on `zone`'s wall
+    /// clock (`to_storage_format` writes it in UTC).
+    pub fn to_storage_format_in(item: &ModelInstance, zone: WallClockZone) -> InstanceRecord<'_> {
+        InstanceRecord {
+            last_heartbeat: item.last_heartbeat.map(|time| stored_wall(zone, time)),
+            ..Self::to_storage_format(item)
+        }
+    }
+
+    /// As [`from_storage_format`](Self::from_storage_format), reading the heartbeat on
+    /// `zone`'s wall clock (`from_storage_format` reads it as UTC).
+    pub fn from_storage_format_in(
+        mut entity: InstanceEntity,
+        zone: WallClockZone,
+    ) -> Result<ModelInstance, DieselError> {
+        entity.last_heartbeat = entity
+            .last_heartbeat
+            .map(|wall| zone.from_wall(wall).naive_utc());
+        Self::from_storage_format(entity)
     }
 
     /// The filter selecting the row with this identifier.
@@ -166,9 +193,33 @@ mod tests {
     }
 
     #[test]
-    fn nulls_take_dbgpt_defaults() {
+    fn nulls_read_as_dbgpt_reads_them() {
         let instance = InstanceAdapter::from_storage_format(entity()).unwrap();
-        assert_eq!(instance, ModelInstance::new("glm-4@llm", "10.0.0.1", 8001));
+        let mut expected = ModelInstance::new("glm-4@llm", "10.0.0.1", 8001);
+        (expected.check_healthy, expected.enabled) = (false, false);
+        assert_eq!(instance, expected);
+    }
+
+    #[test]
+    fn padded_names_are_listed_as_stored() {
+        let mut row = entity();
+        row.model_name = " glm-4@llm ".to_owned();
+        row.host = "10.0.0.1 ".to_owned();
+        let instance = InstanceAdapter::from_storage_format(row).unwrap();
+        assert_eq!(
+            (instance.model_name.as_str(), instance.host.as_str()),
+            (" glm-4@llm ", "10.0.0.1 ")
+        );
+    }
+
+    #[test]
+    fn weights_that_are_not_finite_are_invalid_rows() {
+        for weight in [f64::NAN, f64::INFINITY] {
+            let mut row = entity();
+            row.weight = Some(weight);
+            let error = InstanceAdapter::from_storage_format(row).unwrap_err();
+            assert!(error.to_string().contains("weight"), "{error}");
+        }
     }
 
     #[test]
@@ -195,5 +246,23 @@ mod tests {
         row.port = 70_000;
         let error = InstanceAdapter::from_storage_format(row).unwrap_err();
         assert!(error.to_string().contains("70000"), "{error}");
+    }
+
+    #[test]
+    fn heartbeats_are_stored_on_the_zones_wall_clock() {
+        let zone = WallClockZone::Named(chrono_tz::Tz::Asia__Shanghai);
+        let mut instance = ModelInstance::new("glm-4@llm", "10.0.0.1", 8001);
+        instance.last_heartbeat = chrono::DateTime::from_timestamp(1_700_000_000, 5_000);
+        let record = InstanceAdapter::to_storage_format_in(&instance, zone);
+        assert_eq!(
+            record.last_heartbeat.unwrap().to_string(),
+            "2023-11-15 06:13:20.000005"
+        );
+        let mut row = entity();
+        row.weight = record.weight;
+        row.healthy = record.healthy;
+        row.last_heartbeat = record.last_heartbeat;
+        let read = InstanceAdapter::from_storage_format_in(row, zone).unwrap();
+        assert_eq!(read.last_heartbeat, instance.last_heartbeat);
     }
 }

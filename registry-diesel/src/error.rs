@@ -63,6 +63,14 @@ pub enum DieselError {
     /// A stored row cannot be an instance (a DB-GPT row with a port out of range, say).
     #[error("stored row is invalid: {0}")]
     InvalidRow(String),
+    /// The folder of a SQLite file could not be created.
+    #[error("cannot create the folder `{}`: {source}", folder.display())]
+    CreateFolder {
+        /// The folder.
+        folder: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
 /// Driver messages of a failed connection that mean the settings are wrong, not that the
@@ -136,7 +144,8 @@ impl From<DieselError> for StorageError {
             DieselError::UnsupportedUrl { .. }
             | DieselError::BackendNotCompiled { .. }
             | DieselError::Rejected { .. }
-            | DieselError::Migration { .. } => Self::Backend(error.to_string()),
+            | DieselError::Migration { .. }
+            | DieselError::CreateFolder { .. } => Self::Backend(error.to_string()),
         }
     }
 }

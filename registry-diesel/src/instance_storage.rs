@@ -1,7 +1,8 @@
 //! The registry's hot paths, each one statement: register and heartbeat are upserts keyed on
 //! `(model_name, host, port)` (see [`crate::upsert`]), the expiry sweep is one conditional `UPDATE`, removal one
 //! conditional `DELETE`. None reads a row before writing it, so concurrent calls can neither
-//! make duplicate rows nor overwrite each other's heartbeats.
+//! make duplicate rows nor overwrite each other's heartbeats. (A register also replaces legacy
+//! rows of its key whose names are padded, found by a lock-free read: see `padded_names`.)
 
 use std::time::Duration;
 
@@ -9,68 +10,15 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use registry_core::{
     HealthCounts, InstanceSettings, InstanceStorage, ModelInstance, ModelInstanceIdentifier,
-    StorageError,
+    StorageError, ValidInstance,
 };
 
-use crate::entity::{InstanceAdapter, InstanceRecord};
+use crate::entity::InstanceAdapter;
 use crate::pool::dispatch;
 use crate::schema::dbgpt_cluster_registry_instance as t;
 use crate::storage::DieselStorage;
-use crate::time::{Cutoff, Now};
+use crate::time::Cutoff;
 use crate::upsert::{OnExisting, Upsert, UpsertRow};
-
-/// The conflict target of an upsert: the unique key on SQLite and PostgreSQL
-/// (`ON CONFLICT (model_name, host, port)`), any unique key on MySQL (`ON DUPLICATE KEY`).
-trait UpsertTarget {
-    type Target;
-    fn target() -> Self::Target;
-}
-
-#[cfg(feature = "sqlite")]
-impl UpsertTarget for diesel::SqliteConnection {
-    type Target = (t::model_name, t::host, t::port);
-    fn target() -> Self::Target {
-        (t::model_name, t::host, t::port)
-    }
-}
-
-#[cfg(feature = "postgres")]
-impl UpsertTarget for diesel::PgConnection {
-    type Target = (t::model_name, t::host, t::port);
-    fn target() -> Self::Target {
-        (t::model_name, t::host, t::port)
-    }
-}
-
-#[cfg(feature = "mysql")]
-impl UpsertTarget for diesel::MysqlConnection {
-    type Target = diesel::dsl::DuplicatedKeys;
-    fn target() -> Self::Target {
-        diesel::dsl::DuplicatedKeys
-    }
-}
-
-fn key_of<C: UpsertTarget>(_: &C) -> C::Target {
-    C::target()
-}
-
-/// `save_or_update`: one upsert that writes every column of the record.
-pub(crate) fn upsert_record(
-    storage: &DieselStorage,
-    record: &InstanceRecord<'_>,
-) -> Result<(), StorageError> {
-    let now = Now::Database;
-    storage
-        .run(|conn| {
-            dispatch!(conn, c => diesel::insert_into(t::table)
-                .values((record, t::gmt_created.eq(now), t::gmt_modified.eq(now)))
-                .on_conflict(key_of(&*c))
-                .do_update()
-                .set((record, t::gmt_modified.eq(now)))
-                .execute(c))
-        })
-        .map(drop)
-}
 
 /// An operator's change: `None` fields are left out of the `UPDATE`. A weight is written to
 /// `operator_weight` too, which pins it against the worker's registrations.
@@ -107,17 +55,18 @@ fn count(rows: usize) -> u64 {
 }
 
 impl InstanceStorage for DieselStorage {
-    fn register(&self, instance: &ModelInstance, now: DateTime<Utc>) -> Result<(), StorageError> {
+    fn register(&self, instance: &ValidInstance, now: DateTime<Utc>) -> Result<(), StorageError> {
+        self.replace_padded_rows(instance)?;
         self.upsert(instance, now, OnExisting::Register)
     }
 
-    fn heartbeat(&self, instance: &ModelInstance, now: DateTime<Utc>) -> Result<(), StorageError> {
+    fn heartbeat(&self, instance: &ValidInstance, now: DateTime<Utc>) -> Result<(), StorageError> {
         self.upsert(instance, now, OnExisting::Heartbeat)
     }
 
     fn deregister(&self, id: &ModelInstanceIdentifier, remove: bool) -> Result<(), StorageError> {
         let key = InstanceAdapter::query_for_identifier(id);
-        let now = Now::Database;
+        let now = self.database_now();
         self.run(|conn| {
             if remove {
                 dispatch!(conn, c => diesel::delete(t::table).filter(key).execute(c))
@@ -132,7 +81,7 @@ impl InstanceStorage for DieselStorage {
     }
 
     fn expire_stale(&self, timeout: Duration, now: DateTime<Utc>) -> Result<u64, StorageError> {
-        let cutoff = Cutoff::new(self.time_source(), timeout, now);
+        let cutoff = Cutoff::new(self.time_source(), self.time_zone(), timeout, now);
         let now = self.now(now);
         self.run(|conn| {
             dispatch!(conn, c => diesel::update(t::table)
@@ -146,7 +95,7 @@ impl InstanceStorage for DieselStorage {
     }
 
     fn remove_stale(&self, timeout: Duration, now: DateTime<Utc>) -> Result<u64, StorageError> {
-        let cutoff = Cutoff::new(self.time_source(), timeout, now);
+        let cutoff = Cutoff::new(self.time_source(), self.time_zone(), timeout, now);
         self.run(|conn| {
             dispatch!(conn, c => diesel::delete(t::table)
                 .filter(t::check_healthy.eq(true))
@@ -205,7 +154,7 @@ impl InstanceStorage for DieselStorage {
             },
         };
         let key = InstanceAdapter::query_for_identifier(id);
-        let now = Now::Database;
+        let now = self.database_now();
         // One UPDATE of only the changed columns: a heartbeat landing at the same moment keeps
         // its stamp. gmt_modified is always set, so the statement is never empty.
         let matched = self.run(|conn| {

@@ -11,21 +11,23 @@
 //!
 //! ```
 //! # #[cfg(feature = "sqlite")] {
-//! use registry_core::{InstanceStorage, ModelInstance, Storage};
+//! use registry_core::{InstanceStorage, ModelInstance, Storage, ValidInstance};
 //! use registry_diesel::{DieselStorage, PoolConfig};
 //!
 //! let dir = tempfile::tempdir().unwrap();
 //! let url = format!("sqlite://{}", dir.path().join("registry.db").display());
 //! let storage = DieselStorage::connect(&url, PoolConfig::default()).unwrap();
-//! let instance = ModelInstance::new("glm-4@llm", "10.0.0.1", 8001);
+//! let instance = ValidInstance::new(ModelInstance::new("glm-4@llm", "10.0.0.1", 8001)).unwrap();
 //! storage.heartbeat(&instance, chrono::Utc::now()).unwrap();
-//! let stored = storage.load(&instance.identifier().unwrap()).unwrap().unwrap();
+//! let stored = storage.load(&instance.identifier()).unwrap().unwrap();
 //! assert!(stored.healthy);
 //! # }
 //! ```
 //!
 //! The backend is chosen at run time from the URL; each is compiled in by a cargo feature
-//! (`sqlite`, the default, `postgres`, `mysql`). This crate knows nothing of HTTP.
+//! (`sqlite`, the default, `postgres`, `mysql`). [`StorageUrl`] holds the rules of a storage
+//! URL, the in-memory storage's included, and opens the storage it names, so that a server
+//! never looks at a URL's scheme. This crate knows nothing of HTTP.
 
 mod backend;
 mod batch;
@@ -40,22 +42,30 @@ mod entity;
 mod error;
 mod instance_storage;
 mod item_storage;
+mod legacy_times;
 mod migrations;
+mod padded_names;
 mod pool;
 mod query;
 pub mod schema;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 mod session;
+mod skipped_rows;
 mod storage;
+mod storage_url;
 mod time;
 mod upsert;
+mod zone;
 
 pub use backend::{Backend, UnsupportedUrl, redact_url};
 pub use config::{PoolConfig, TimeSource};
 pub use entity::{IdentifierQuery, InstanceAdapter, InstanceEntity, InstanceRecord};
 pub use error::DieselError;
-pub use migrations::{revert_last_migration, run_migrations};
+pub use migrations::{revert_last_migration, run_migrations, run_migrations_in};
+pub use skipped_rows::rows_skipped_total;
 pub use storage::DieselStorage;
+pub use storage_url::{StorageUrl, auto_pool_size};
+pub use zone::{UnknownZone, WallClockZone};
 
 /// The README's example, compiled and run as a doc test so that it stays true.
 #[doc = include_str!("../README.md")]

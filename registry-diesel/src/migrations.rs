@@ -12,7 +12,9 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use crate::backend::{redact_url, scrub};
 use crate::config::PoolConfig;
 use crate::error::DieselError;
+use crate::legacy_times::{holds_utc_rows, move_utc_rows};
 use crate::pool::{self, DbConn};
+use crate::zone::WallClockZone;
 
 #[cfg(feature = "sqlite")]
 const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -80,6 +82,20 @@ pub(crate) fn run_pending(conn: &mut DbConn) -> MigrationResult<Vec<String>> {
     })
 }
 
+/// Applies every pending migration and moves rows an earlier version stamped in UTC onto
+/// `zone`'s wall clock (see `crate::legacy_times`); returns the versions applied.
+pub(crate) fn run_pending_in(
+    conn: &mut DbConn,
+    zone: WallClockZone,
+) -> MigrationResult<Vec<String>> {
+    let applied = run_pending(conn)?;
+    if holds_utc_rows(&applied, zone) {
+        let moved = move_utc_rows(conn, zone)?;
+        tracing::info!(%zone, moved, "moved rows stamped in UTC onto the zone's wall clock");
+    }
+    Ok(applied)
+}
+
 fn revert_last(conn: &mut DbConn) -> MigrationResult<Option<String>> {
     with_harness!(conn, |c, migrations| {
         if c.applied_migrations()?.is_empty() {
@@ -112,12 +128,21 @@ fn with_connection<T>(
 /// # #[cfg(feature = "sqlite")] {
 /// let dir = tempfile::tempdir().unwrap();
 /// let url = format!("sqlite://{}", dir.path().join("registry.db").display());
-/// assert_eq!(registry_diesel::run_migrations(&url).unwrap().len(), 3);
+/// assert_eq!(registry_diesel::run_migrations(&url).unwrap().len(), 4);
 /// assert!(registry_diesel::run_migrations(&url).unwrap().is_empty());
 /// # }
 /// ```
+///
+/// Rows an earlier version stamped in UTC are moved onto the process's local wall clock, the
+/// default zone; [`run_migrations_in`] names the zone.
 pub fn run_migrations(url: &str) -> Result<Vec<String>, DieselError> {
-    with_connection(url, run_pending)
+    run_migrations_in(url, WallClockZone::Local)
+}
+
+/// As [`run_migrations`], moving rows an earlier version stamped in UTC onto `zone`'s wall
+/// clock.
+pub fn run_migrations_in(url: &str, zone: WallClockZone) -> Result<Vec<String>, DieselError> {
+    with_connection(url, |conn| run_pending_in(conn, zone))
 }
 
 /// Reverts the most recently applied migration; returns its version, or `None` if none is

@@ -6,7 +6,8 @@
 use chrono::NaiveDateTime;
 use registry_core::{FieldValue, QuerySpec};
 
-use crate::time::stored_time;
+use crate::time::stored_wall;
+use crate::zone::WallClockZone;
 
 /// One equality condition on a column.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,15 +23,16 @@ pub(crate) enum Condition<'a> {
     LastHeartbeat(Option<NaiveDateTime>),
 }
 
-/// The conditions of `spec`, or `None` if one of them can match no row.
-pub(crate) fn conditions(spec: &QuerySpec) -> Option<Vec<Condition<'_>>> {
+/// The conditions of `spec`, or `None` if one of them can match no row. Times are compared
+/// on `zone`'s wall clock, as the table stores them.
+pub(crate) fn conditions(spec: &QuerySpec, zone: WallClockZone) -> Option<Vec<Condition<'_>>> {
     spec.conditions()
         .iter()
-        .map(|(field, value)| condition(field, value))
+        .map(|(field, value)| condition(field, value, zone))
         .collect()
 }
 
-fn condition<'a>(field: &str, value: &'a FieldValue) -> Option<Condition<'a>> {
+fn condition<'a>(field: &str, value: &'a FieldValue, zone: WallClockZone) -> Option<Condition<'a>> {
     use FieldValue as V;
     Some(match (field, value) {
         ("model_name", V::Text(text)) => Condition::ModelName(text),
@@ -42,7 +44,9 @@ fn condition<'a>(field: &str, value: &'a FieldValue) -> Option<Condition<'a>> {
         ("enabled", V::Bool(flag)) => Condition::Enabled(*flag),
         ("prompt_template", V::Text(text)) => Condition::PromptTemplate(Some(text)),
         ("prompt_template", V::Null) => Condition::PromptTemplate(None),
-        ("last_heartbeat", V::Time(time)) => Condition::LastHeartbeat(Some(stored_time(*time))),
+        ("last_heartbeat", V::Time(time)) => {
+            Condition::LastHeartbeat(Some(stored_wall(zone, *time)))
+        }
         ("last_heartbeat", V::Null) => Condition::LastHeartbeat(None),
         _ => return None,
     })
@@ -100,7 +104,7 @@ mod tests {
             .eq("healthy", true)
             .eq("prompt_template", None::<&str>);
         assert_eq!(
-            conditions(&spec).unwrap(),
+            conditions(&spec, WallClockZone::Utc).unwrap(),
             [
                 Condition::ModelName("glm-4@llm"),
                 Condition::Port(8001),
@@ -119,7 +123,7 @@ mod tests {
             QuerySpec::new().eq("healthy", 1_i64),
             QuerySpec::new().eq("model_name", None::<&str>),
         ] {
-            assert_eq!(conditions(&spec), None, "{spec:?}");
+            assert_eq!(conditions(&spec, WallClockZone::Utc), None, "{spec:?}");
         }
     }
 

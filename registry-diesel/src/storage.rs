@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chrono::Utc;
 use diesel::prelude::*;
 use diesel::result::Error as QueryError;
-use registry_core::{ModelInstance, StorageError};
+use registry_core::StorageError;
 
 #[cfg(feature = "sqlite")]
 use crate::backend::is_sqlite_memory;
@@ -19,12 +19,12 @@ use crate::checkpoint::Checkpointer;
 use crate::config::{PoolConfig, TimeSource};
 #[cfg(feature = "sqlite")]
 use crate::database_files::DatabaseFiles;
-use crate::entity::{InstanceAdapter, InstanceEntity};
 use crate::error::{DieselError, is_connection_lost, is_retryable_conflict, query_error};
 use crate::migrations;
 use crate::pool::{self, DbConn, Pool, dispatch};
 use crate::time::Now;
 use crate::upsert::{OnExisting, Upsert};
+use crate::zone::WallClockZone;
 
 /// How often a statement that lost a deadlock or serialization race is run again. Every
 /// statement here is a single atomic statement, so running it again is always safe.
@@ -37,6 +37,7 @@ pub struct DieselStorage {
     pool: Pool,
     backend: Backend,
     time_source: TimeSource,
+    time_zone: WallClockZone,
     url: String,
     /// Group commit of registers and heartbeats, on the server backends.
     batches: Option<[Batcher; 2]>,
@@ -59,6 +60,7 @@ impl fmt::Debug for DieselStorage {
         f.debug_struct("DieselStorage")
             .field("backend", &self.backend)
             .field("time_source", &self.time_source)
+            .field("time_zone", &self.time_zone)
             .field("url", &redact_url(&self.url))
             .finish_non_exhaustive()
     }
@@ -102,6 +104,7 @@ impl DieselStorage {
             watchdog,
             statement_timeout: config.statement_timeout,
             time_source: config.time_source,
+            time_zone: config.time_zone,
             url: url.to_owned(),
             batches,
             #[cfg(feature = "sqlite")]
@@ -116,9 +119,11 @@ impl DieselStorage {
                 reason: error.to_string(),
             })?;
         let applied =
-            migrations::run_pending(&mut conn.db).map_err(|error| DieselError::Migration {
-                url: redact_url(url),
-                reason: scrub(&error.to_string(), url),
+            migrations::run_pending_in(&mut conn.db, config.time_zone).map_err(|error| {
+                DieselError::Migration {
+                    url: redact_url(url),
+                    reason: scrub(&error.to_string(), url),
+                }
             })?;
         if !applied.is_empty() {
             tracing::info!(url = %redact_url(url), ?applied, "applied registry migrations");
@@ -157,22 +162,35 @@ impl DieselStorage {
         self.time_source
     }
 
+    /// The zone whose wall-clock time the table's times are in.
+    pub fn time_zone(&self) -> WallClockZone {
+        self.time_zone
+    }
+
     /// The URL the storage connected to, password redacted.
     pub fn redacted_url(&self) -> String {
         redact_url(&self.url)
     }
 
-    /// The group commit for one kind of upsert, if this backend uses one.
+    /// The group commit for one kind of upsert, if this backend uses one (registers and
+    /// heartbeats only).
     pub(crate) fn batcher(&self, on_existing: OnExisting) -> Option<&Batcher> {
         let [register, heartbeat] = self.batches.as_ref()?;
-        Some(match on_existing {
-            OnExisting::Register => register,
-            OnExisting::Heartbeat => heartbeat,
-        })
+        match on_existing {
+            OnExisting::Register => Some(register),
+            OnExisting::Heartbeat => Some(heartbeat),
+            OnExisting::Replace => None,
+        }
     }
 
     pub(crate) fn now(&self, now: chrono::DateTime<Utc>) -> Now {
-        Now::new(self.time_source, now)
+        Now::new(self.time_source, self.time_zone, now)
+    }
+
+    /// The database's clock, whatever the time source: DB-GPT's `gmt_modified` of writes that
+    /// are not heartbeats.
+    pub(crate) fn database_now(&self) -> Now {
+        Now::database(self.time_zone, Utc::now())
     }
 
     fn checkout(&self) -> Result<r2d2::PooledConnection<pool::Manager>, StorageError> {
@@ -243,12 +261,6 @@ impl DieselStorage {
 
     pub(crate) fn storage_error(&self, error: &QueryError) -> StorageError {
         query_error(error, scrub(&error.to_string(), &self.url))
-    }
-
-    pub(crate) fn entities(rows: Vec<InstanceEntity>) -> Result<Vec<ModelInstance>, StorageError> {
-        rows.into_iter()
-            .map(|row| InstanceAdapter::from_storage_format(row).map_err(StorageError::from))
-            .collect()
     }
 }
 

@@ -1,5 +1,10 @@
 //! "Now" and "now minus the timeout" as SQL expressions: the database's clock, or a bound
-//! value from the caller's.
+//! value from the caller's, as wall-clock time in the storage's [`WallClockZone`].
+//!
+//! The database's clock gives UTC; the zone's offset is added in SQL. That offset is the one
+//! in force at this process's `now`, so the stamp is the database's instant in the zone unless
+//! this process's clock and the database's fall on two sides of a summer-time change (only
+//! within their skew of it).
 //!
 //! Both render different SQL per backend, so they cannot have a static query id; diesel then
 //! caches their prepared statements by SQL text instead.
@@ -7,13 +12,13 @@
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
-use diesel::QueryResult;
 use diesel::expression::is_aggregate;
 use diesel::expression::{AppearsOnTable, Expression, SelectableExpression, ValidGrouping};
-use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::query_builder::QueryId;
 use diesel::sql_types::{Nullable, Timestamp};
 
 use crate::config::TimeSource;
+use crate::zone::WallClockZone;
 
 /// A time as the database stores it: UTC, whole microseconds (the finest PostgreSQL and MySQL
 /// keep, so a value reads back exactly as it was written on every backend).
@@ -21,20 +26,47 @@ pub(crate) fn stored_time(time: DateTime<Utc>) -> NaiveDateTime {
     time.naive_utc().trunc_subsecs(6)
 }
 
+/// A time as the database stores it in `zone`: its wall-clock time there, whole microseconds.
+pub(crate) fn stored_wall(zone: WallClockZone, time: DateTime<Utc>) -> NaiveDateTime {
+    zone.to_wall(time).trunc_subsecs(6)
+}
+
+fn micros_of(duration: chrono::Duration) -> i64 {
+    duration.num_microseconds().unwrap_or(i64::MAX)
+}
+
 /// The current time of a write.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Now {
-    /// The database's clock, in UTC.
-    Database,
+    /// The database's clock, in UTC, shifted to the zone's wall clock (0 for UTC).
+    Database {
+        #[cfg_attr(not(feature = "mysql"), allow(dead_code))]
+        offset_micros: i64,
+        #[cfg_attr(not(any(feature = "postgres", feature = "sqlite")), allow(dead_code))]
+        offset_seconds: f64,
+    },
     /// A time the caller chose.
     At(NaiveDateTime),
 }
 
 impl Now {
-    pub(crate) fn new(source: TimeSource, now: DateTime<Utc>) -> Self {
+    pub(crate) fn new(source: TimeSource, zone: WallClockZone, now: DateTime<Utc>) -> Self {
         match source {
-            TimeSource::Database => Self::Database,
-            TimeSource::Caller => Self::At(stored_time(now)),
+            TimeSource::Database => Self::database(zone, now),
+            TimeSource::Caller => Self::At(stored_wall(zone, now)),
+        }
+    }
+
+    /// The database's clock in `zone`, at the offset `zone` has at this process's `now`.
+    pub(crate) fn database(zone: WallClockZone, now: DateTime<Utc>) -> Self {
+        let offset_micros = if zone.is_utc() {
+            0
+        } else {
+            micros_of(zone.offset_at(now))
+        };
+        Self::Database {
+            offset_micros,
+            offset_seconds: offset_micros as f64 / 1_000_000.0,
         }
     }
 }
@@ -42,7 +74,8 @@ impl Now {
 /// The expiry cutoff: instances whose last heartbeat is older are stale.
 #[derive(Debug, Clone)]
 pub(crate) enum Cutoff {
-    /// The database's clock minus the timeout, given in the units each backend wants.
+    /// The database's clock minus the timeout, plus the zone's offset at the cutoff, given in
+    /// the units each backend wants.
     Database {
         #[cfg_attr(not(feature = "mysql"), allow(dead_code))]
         micros: i64,
@@ -56,24 +89,36 @@ pub(crate) enum Cutoff {
 }
 
 impl Cutoff {
-    pub(crate) fn new(source: TimeSource, timeout: Duration, now: DateTime<Utc>) -> Self {
+    /// The cutoff is the instant `now - timeout` read on the zone's wall clock (not the wall
+    /// clock's now minus the timeout), so when summer time starts, heartbeats from just before
+    /// the change are not all an hour stale at once.
+    pub(crate) fn new(
+        source: TimeSource,
+        zone: WallClockZone,
+        timeout: Duration,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let timeout = chrono::Duration::from_std(timeout).unwrap_or(chrono::Duration::MAX);
+        let instant = now
+            .checked_sub_signed(timeout)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
         match source {
             TimeSource::Database => {
-                let micros = i64::try_from(timeout.as_micros()).unwrap_or(i64::MAX);
+                // The SQL subtracts `micros` from the database's UTC clock.
+                let offset = if zone.is_utc() {
+                    0
+                } else {
+                    micros_of(zone.offset_at(instant))
+                };
+                let micros = micros_of(timeout).saturating_sub(offset);
                 let seconds = micros as f64 / 1_000_000.0;
                 Self::Database {
                     micros,
                     seconds,
-                    sqlite_modifier: format!("-{seconds:.6} seconds"),
+                    sqlite_modifier: format!("{:+.6} seconds", -seconds),
                 }
             }
-            TimeSource::Caller => {
-                let timeout = chrono::Duration::from_std(timeout).unwrap_or(chrono::Duration::MAX);
-                let cutoff = now
-                    .checked_sub_signed(timeout)
-                    .unwrap_or(DateTime::<Utc>::MIN_UTC);
-                Self::At(stored_time(cutoff))
-            }
+            TimeSource::Caller => Self::At(stored_wall(zone, instant)),
         }
     }
 }
@@ -102,147 +147,7 @@ macro_rules! timestamp_expression {
 timestamp_expression!(Now);
 timestamp_expression!(Cutoff);
 
-/// SQLite keeps times as text; `%f` gives seconds with milliseconds, the same layout diesel
-/// writes, so stored times compare correctly as text.
-#[cfg(feature = "sqlite")]
-mod sqlite {
-    use super::*;
-    use diesel::sqlite::Sqlite;
-
-    const NOW: &str = "strftime('%Y-%m-%d %H:%M:%f', 'now')";
-
-    impl QueryFragment<Sqlite> for Now {
-        fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
-            match self {
-                Self::Database => out.push_sql(NOW),
-                Self::At(time) => out.push_bind_param::<Timestamp, _>(time)?,
-            }
-            Ok(())
-        }
-    }
-
-    impl QueryFragment<Sqlite> for Cutoff {
-        fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
-            match self {
-                Self::Database {
-                    sqlite_modifier, ..
-                } => {
-                    out.push_sql("strftime('%Y-%m-%d %H:%M:%f', 'now', ");
-                    out.push_bind_param::<diesel::sql_types::Text, _>(sqlite_modifier)?;
-                    out.push_sql(")");
-                }
-                Self::At(time) => out.push_bind_param::<Timestamp, _>(time)?,
-            }
-            Ok(())
-        }
-    }
-}
-
-/// PostgreSQL: `now()` is a `timestamptz`; at time zone UTC it is the UTC wall-clock time the
-/// `timestamp` column holds, whatever the session's time zone.
-#[cfg(feature = "postgres")]
-mod postgres {
-    use super::*;
-    use diesel::pg::Pg;
-
-    const NOW: &str = "(now() AT TIME ZONE 'UTC')";
-
-    impl QueryFragment<Pg> for Now {
-        fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-            match self {
-                Self::Database => out.push_sql(NOW),
-                Self::At(time) => out.push_bind_param::<Timestamp, _>(time)?,
-            }
-            Ok(())
-        }
-    }
-
-    impl QueryFragment<Pg> for Cutoff {
-        fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-            match self {
-                Self::Database { seconds, .. } => {
-                    out.push_sql("(");
-                    out.push_sql(NOW);
-                    out.push_sql(" - make_interval(secs => ");
-                    out.push_bind_param::<diesel::sql_types::Double, _>(seconds)?;
-                    out.push_sql("))");
-                }
-                Self::At(time) => out.push_bind_param::<Timestamp, _>(time)?,
-            }
-            Ok(())
-        }
-    }
-}
-
-/// MySQL: `UTC_TIMESTAMP(6)` is UTC with microseconds, whatever the session's time zone.
-#[cfg(feature = "mysql")]
-mod mysql {
-    use super::*;
-    use diesel::mysql::Mysql;
-
-    const NOW: &str = "UTC_TIMESTAMP(6)";
-
-    impl QueryFragment<Mysql> for Now {
-        fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Mysql>) -> QueryResult<()> {
-            match self {
-                Self::Database => out.push_sql(NOW),
-                Self::At(time) => out.push_bind_param::<Timestamp, _>(time)?,
-            }
-            Ok(())
-        }
-    }
-
-    impl QueryFragment<Mysql> for Cutoff {
-        fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Mysql>) -> QueryResult<()> {
-            match self {
-                Self::Database { micros, .. } => {
-                    out.push_sql("(");
-                    out.push_sql(NOW);
-                    out.push_sql(" - INTERVAL ");
-                    out.push_bind_param::<diesel::sql_types::BigInt, _>(micros)?;
-                    out.push_sql(" MICROSECOND)");
-                }
-                Self::At(time) => out.push_bind_param::<Timestamp, _>(time)?,
-            }
-            Ok(())
-        }
-    }
-}
+mod sql;
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn caller_times_are_truncated_to_microseconds() {
-        let now = DateTime::from_timestamp(1_700_000_000, 123_456_789).unwrap();
-        let Now::At(stored) = Now::new(TimeSource::Caller, now) else {
-            panic!("caller time expected");
-        };
-        assert_eq!(stored.and_utc().timestamp_subsec_nanos(), 123_456_000);
-        let Cutoff::At(cutoff) = Cutoff::new(TimeSource::Caller, Duration::from_secs(60), now)
-        else {
-            panic!("caller cutoff expected");
-        };
-        assert_eq!((stored - cutoff).num_seconds(), 60);
-    }
-
-    #[test]
-    fn database_cutoffs_carry_the_timeout_in_every_unit() {
-        let Cutoff::Database {
-            micros,
-            seconds,
-            sqlite_modifier,
-        } = Cutoff::new(
-            TimeSource::Database,
-            Duration::from_millis(60_500),
-            Utc::now(),
-        )
-        else {
-            panic!("database cutoff expected");
-        };
-        assert_eq!(micros, 60_500_000);
-        assert!((seconds - 60.5).abs() < 1e-9);
-        assert_eq!(sqlite_modifier, "-60.500000 seconds");
-    }
-}
+mod tests;

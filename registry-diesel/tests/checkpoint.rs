@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use registry_core::{InstanceStorage, ModelInstance};
+use registry_core::{InstanceStorage, ModelInstance, ValidInstance};
 use registry_diesel::{DieselStorage, PoolConfig};
 
 /// Liveness bound for the polls below; the checks never depend on how long anything took.
@@ -53,7 +53,7 @@ fn a_file_is_checkpointed_by_its_own_thread_which_ends_with_the_storage() {
     // checkpoint thread can copy them into the database file.
     for port in 1..=300 {
         let instance = ModelInstance::new("m@llm", format!("10.0.{}.1", port % 7), port);
-        storage.register(&instance, Utc::now()).unwrap();
+        storage.register(&valid(&instance), Utc::now()).unwrap();
     }
     let deadline = Instant::now() + PATIENCE;
     while file_len(&db) <= before && Instant::now() < deadline {
@@ -67,4 +67,9 @@ fn a_file_is_checkpointed_by_its_own_thread_which_ends_with_the_storage() {
 
     drop(storage);
     assert_eq!(checkpoint_threads(), 0);
+}
+
+/// The instance, validated; every instance written here is valid.
+fn valid(instance: &ModelInstance) -> ValidInstance {
+    ValidInstance::new(instance.clone()).expect("a valid instance")
 }

@@ -9,10 +9,10 @@ use std::thread;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use common::TestDb;
+use common::{TestDb, valid};
 use registry_core::{InstanceStorage, ModelInstance, QuerySpec, Storage, StorageError};
 use registry_diesel::Backend;
-use registry_diesel::{PoolConfig, TimeSource};
+use registry_diesel::{PoolConfig, TimeSource, WallClockZone};
 
 const THREADS: usize = 16;
 const INSTANCES: u16 = 100;
@@ -54,9 +54,9 @@ fn sixteen_threads_of_first_heartbeats_leave_one_healthy_row_each(db: &TestDb) {
                     let instance = worker(port);
                     let now = start() + chrono::Duration::milliseconds(i64::from(step));
                     if thread_index % 2 == 0 {
-                        storage.register(&instance, now).unwrap();
+                        storage.register(&valid(&instance), now).unwrap();
                     }
-                    storage.heartbeat(&instance, now).unwrap();
+                    storage.heartbeat(&valid(&instance), now).unwrap();
                 }
             })
         })
@@ -82,7 +82,7 @@ fn a_heartbeat_racing_the_sweep_is_never_lost(db: &TestDb) {
     );
     let timeout = Duration::from_secs(60);
     for port in 1..=200 {
-        storage.register(&worker(port), start()).unwrap();
+        storage.register(&valid(&worker(port)), start()).unwrap();
     }
     // At `later` every instance is stale unless it beats at `later`, which they all do while
     // a sweeper sweeps as fast as it can. A sweep that wrote back rows it had read before a
@@ -108,7 +108,7 @@ fn a_heartbeat_racing_the_sweep_is_never_lost(db: &TestDb) {
     };
     barrier.wait();
     for port in 1..=200 {
-        storage.heartbeat(&worker(port), later).unwrap();
+        storage.heartbeat(&valid(&worker(port)), later).unwrap();
     }
     done.store(true, Ordering::Release);
     sweeper.join().unwrap();
@@ -122,7 +122,7 @@ fn a_heartbeat_racing_the_sweep_is_never_lost(db: &TestDb) {
 }
 
 fn the_database_clock_ignores_skewed_callers(db: &TestDb) {
-    let database_clock = db.storage_with(PoolConfig::default());
+    let database_clock = db.storage_with(PoolConfig::default().with_time_zone(WallClockZone::Utc));
     let caller_clock = db.storage();
     let real_now = Utc::now();
     let ten_days = chrono::Duration::days(10);
@@ -130,7 +130,7 @@ fn the_database_clock_ignores_skewed_callers(db: &TestDb) {
     // A server whose clock is ten days slow stamps the heartbeat with the database's time.
     let fresh = worker(1);
     database_clock
-        .heartbeat(&fresh, real_now - ten_days)
+        .heartbeat(&valid(&fresh), real_now - ten_days)
         .unwrap();
     let stored = database_clock
         .load(&fresh.identifier().unwrap())
@@ -155,7 +155,7 @@ fn the_database_clock_ignores_skewed_callers(db: &TestDb) {
     // A heartbeat really two hours old expires, and is removed, by the database's clock.
     let stale = worker(2);
     caller_clock
-        .register(&stale, real_now - chrono::Duration::hours(2))
+        .register(&valid(&stale), real_now - chrono::Duration::hours(2))
         .unwrap();
     let hour = Duration::from_secs(3600);
     assert_eq!(
@@ -183,9 +183,20 @@ fn a_bad_instance_fails_only_its_own_call(db: &TestDb) {
                 .with_time_source(TimeSource::Caller),
         ),
     );
-    // Longer than the column: the storage is called directly, without the registry's
-    // validation, so the database itself refuses it (SQLite does not check lengths).
-    let bad = ModelInstance::new("m".repeat(200), "10.0.0.1", 1);
+    // A valid instance this database refuses: its model name is longer than the test narrows
+    // the column to (SQLite does not check lengths). Every instance a registry passes is valid,
+    // so a refusal like this comes from the database alone.
+    match db.backend {
+        Backend::Postgres => db.execute(
+            "ALTER TABLE dbgpt_cluster_registry_instance ALTER COLUMN model_name TYPE varchar(64)",
+        ),
+        Backend::Mysql => db.execute(
+            "ALTER TABLE dbgpt_cluster_registry_instance MODIFY model_name varchar(64) \
+             CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL",
+        ),
+        _ => {}
+    }
+    let bad = ModelInstance::new("m".repeat(100), "10.0.0.1", 1);
     let barrier = Arc::new(Barrier::new(THREADS));
     let threads: Vec<_> = (0..THREADS)
         .map(|thread_index| {
@@ -195,10 +206,10 @@ fn a_bad_instance_fails_only_its_own_call(db: &TestDb) {
                 let mut bad_results = Vec::new();
                 for step in 0..50_u16 {
                     if thread_index == 0 {
-                        bad_results.push(storage.heartbeat(&bad, start()));
+                        bad_results.push(storage.heartbeat(&valid(&bad), start()));
                     } else {
                         let port = 2 + (step + thread_index as u16) % 40;
-                        storage.heartbeat(&worker(port), start()).unwrap();
+                        storage.heartbeat(&valid(&worker(port)), start()).unwrap();
                     }
                 }
                 bad_results

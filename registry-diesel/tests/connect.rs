@@ -180,19 +180,3 @@ fn mysql_left_out_of_the_build_names_its_feature() {
     let error = DieselStorage::connect("mysql://u:pw@127.0.0.1/db", quick()).unwrap_err();
     assert!(error.to_string().contains("`mysql` feature"), "{error}");
 }
-
-#[test]
-fn test_database_urls_swap_the_database_name() {
-    assert_eq!(
-        common::with_database("postgres://postgres@127.0.0.1:5432/test", "x"),
-        "postgres://postgres@127.0.0.1:5432/x"
-    );
-    assert_eq!(
-        common::with_database("mysql://root:pw@db:3306/test?ssl_mode=disabled", "x"),
-        "mysql://root:pw@db:3306/x?ssl_mode=disabled"
-    );
-    assert_eq!(
-        common::with_database("postgres://db", "x"),
-        "postgres://db/x"
-    );
-}

@@ -11,10 +11,10 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use chrono::Utc;
-use common::TestDb;
-use common::proxy::FreezableProxy;
+use common::{TestDb, valid};
 use registry_core::{InstanceStorage, ModelInstance, StorageError};
 use registry_diesel::{Backend, DieselStorage, PoolConfig, TimeSource, run_migrations};
+use registry_testkit::proxy::Proxy;
 
 /// Small on purpose, so the test is quick; nothing asserts on elapsed time.
 const TIMEOUT: Duration = Duration::from_millis(300);
@@ -80,7 +80,7 @@ fn lock_wait_then_recovery(db: &TestDb) {
         .with_time_source(TimeSource::Caller);
     let storage = Arc::new(db.storage_with(config));
     let worker = ModelInstance::new("m@llm", "h", 1);
-    storage.heartbeat(&worker, Utc::now()).unwrap();
+    storage.heartbeat(&valid(&worker), Utc::now()).unwrap();
     let mut holder = db.raw();
     holder
         .execute(&format!(
@@ -89,10 +89,10 @@ fn lock_wait_then_recovery(db: &TestDb) {
         ))
         .unwrap();
     let beat = worker.clone();
-    let result = returns(&storage, move |s| s.heartbeat(&beat, Utc::now()));
+    let result = returns(&storage, move |s| s.heartbeat(&valid(&beat), Utc::now()));
     assert_unavailable(result, "heartbeat waiting on a lock");
     drop(holder); // rolls back, releasing the row
-    storage.heartbeat(&worker, Utc::now()).unwrap();
+    storage.heartbeat(&valid(&worker), Utc::now()).unwrap();
 }
 
 fn assert_unavailable<T: std::fmt::Debug>(result: Result<T, StorageError>, what: &str) {
@@ -126,7 +126,7 @@ fn eventually<T, E: std::fmt::Display>(
 
 fn frozen_path_then_recovery(db: &TestDb) {
     run_migrations(&db.url).unwrap();
-    let proxy = FreezableProxy::for_url(&db.url);
+    let proxy = Proxy::for_url(&db.url);
     let config = PoolConfig::default()
         .with_max_size(2)
         .with_connection_timeout(TIMEOUT)
@@ -143,7 +143,7 @@ fn frozen_path_then_recovery(db: &TestDb) {
     let retryable = StorageError::is_retryable;
     eventually(
         "heartbeat",
-        || storage.heartbeat(&worker, Utc::now()),
+        || storage.heartbeat(&valid(&worker), Utc::now()),
         retryable,
     );
     let listed = eventually("list", || storage.instances(None, false), retryable);
@@ -154,7 +154,7 @@ fn frozen_path_then_recovery(db: &TestDb) {
     // (the deadline shuts them down), the later ones find none.
     for _ in 0..3 {
         let beat = worker.clone();
-        let result = returns(&storage, move |s| s.heartbeat(&beat, Utc::now()));
+        let result = returns(&storage, move |s| s.heartbeat(&valid(&beat), Utc::now()));
         assert_unavailable(result, "heartbeat");
         let result = returns(&storage, |s| s.instances(None, false));
         assert_unavailable(result, "list");
@@ -165,7 +165,7 @@ fn frozen_path_then_recovery(db: &TestDb) {
     // The same storage works again once the pool has replaced the connections it dropped.
     eventually(
         "heartbeat after thawing",
-        || storage.heartbeat(&worker, Utc::now()),
+        || storage.heartbeat(&valid(&worker), Utc::now()),
         retryable,
     );
     let listed = eventually(

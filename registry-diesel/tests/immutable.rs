@@ -12,7 +12,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::TestDb;
+use common::{TestDb, valid};
 use registry_core::{InstanceStorage, ModelInstance, StorageError};
 use registry_diesel::Backend;
 
@@ -69,7 +69,9 @@ fn filled(db: &TestDb) -> registry_diesel::DieselStorage {
     let storage = db.storage();
     for port in 1..=200 {
         let worker = ModelInstance::new("m@llm", "h", port);
-        storage.heartbeat(&worker, chrono::Utc::now()).unwrap();
+        storage
+            .heartbeat(&valid(&worker), chrono::Utc::now())
+            .unwrap();
     }
     storage
 }
@@ -90,7 +92,7 @@ fn writes_to_an_immutable_database_fail_without_killing_the_process() {
     for round in 0..5 {
         for port in 1..=1_000 {
             let worker = ModelInstance::new(format!("m{round}@llm"), "h", port);
-            match storage.register(&worker, chrono::Utc::now()) {
+            match storage.register(&valid(&worker), chrono::Utc::now()) {
                 Ok(()) => {}
                 Err(error) => {
                     assert!(matches!(error, StorageError::Unavailable(_)), "{error:?}");
@@ -113,7 +115,10 @@ fn writes_to_an_immutable_database_fail_without_killing_the_process() {
     let mut recovered = false;
     for _ in 0..50 {
         if storage
-            .heartbeat(&ModelInstance::new("m@llm", "h", 1), chrono::Utc::now())
+            .heartbeat(
+                &valid(&ModelInstance::new("m@llm", "h", 1)),
+                chrono::Utc::now(),
+            )
             .is_ok()
         {
             recovered = true;

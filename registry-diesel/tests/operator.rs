@@ -6,10 +6,10 @@ mod common;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use common::TestDb;
+use common::{TestDb, valid};
 use registry_core::{
-    HealthCounts, InstanceSettings, InstanceStorage, ModelInstance, QuerySpec, RegistryError,
-    Storage, StorageModelRegistry, ValidationError,
+    HealthCounts, InstanceSettings, InstanceStorage, ModelInstance, ModelRegistry, QuerySpec,
+    Storage, StorageModelRegistry, ValidInstance, ValidationError,
 };
 
 fn start() -> DateTime<Utc> {
@@ -35,13 +35,13 @@ fn operator_weight_and_enabled_survive_registrations(db: &TestDb) {
     let storage = db.storage();
     let mut worker = ModelInstance::new("m@llm", "h", 1);
     worker.weight = 3.0;
-    storage.register(&worker, start()).unwrap();
+    storage.register(&valid(&worker), start()).unwrap();
     let id = worker.identifier().unwrap();
     let drain = InstanceSettings::new().weight(0.0).enabled(false);
     assert!(storage.apply_settings(&id, &drain).unwrap());
     for _ in 0..2 {
-        storage.register(&worker, start()).unwrap();
-        storage.heartbeat(&worker, start()).unwrap();
+        storage.register(&valid(&worker), start()).unwrap();
+        storage.heartbeat(&valid(&worker), start()).unwrap();
         let stored = storage.load(&id).unwrap().unwrap();
         assert_eq!((stored.weight, stored.enabled), (0.0, false));
         assert!(stored.healthy);
@@ -49,26 +49,26 @@ fn operator_weight_and_enabled_survive_registrations(db: &TestDb) {
     // A second operator change is the one that is kept.
     let restore = InstanceSettings::new().weight(2.0).enabled(true);
     assert!(storage.apply_settings(&id, &restore).unwrap());
-    storage.register(&worker, start()).unwrap();
+    storage.register(&valid(&worker), start()).unwrap();
     let stored = storage.load(&id).unwrap().unwrap();
     assert_eq!((stored.weight, stored.enabled), (2.0, true));
     // Released, the weight is the worker's again from its next register on.
     let release = InstanceSettings::new().release_weight();
     assert!(storage.apply_settings(&id, &release).unwrap());
     assert_eq!(storage.load(&id).unwrap().unwrap().weight, 2.0);
-    storage.register(&worker, start()).unwrap();
+    storage.register(&valid(&worker), start()).unwrap();
     assert_eq!(storage.load(&id).unwrap().unwrap().weight, 3.0);
 }
 
 fn an_enabled_change_leaves_the_weight_to_the_worker(db: &TestDb) {
     let storage = db.storage();
     let mut worker = ModelInstance::new("m@llm", "h", 1);
-    storage.register(&worker, start()).unwrap();
+    storage.register(&valid(&worker), start()).unwrap();
     let id = worker.identifier().unwrap();
     let disable = InstanceSettings::new().enabled(false);
     assert!(storage.apply_settings(&id, &disable).unwrap());
     worker.weight = 4.0;
-    storage.register(&worker, start()).unwrap();
+    storage.register(&valid(&worker), start()).unwrap();
     let stored = storage.load(&id).unwrap().unwrap();
     assert_eq!((stored.weight, stored.enabled), (4.0, false));
 }
@@ -78,7 +78,7 @@ fn health_counts_group_the_rows(db: &TestDb) {
     assert_eq!(storage.count_by_health().unwrap(), HealthCounts::default());
     for port in 1..=5 {
         let worker = ModelInstance::new("m@llm", "h", port);
-        storage.heartbeat(&worker, start()).unwrap();
+        storage.heartbeat(&valid(&worker), start()).unwrap();
     }
     storage.save(&ModelInstance::new("m@llm", "h", 9)).unwrap();
     let first = ModelInstance::new("m@llm", "h", 1).identifier().unwrap();
@@ -109,20 +109,21 @@ fn control_characters_and_negative_weights_store_nothing(db: &TestDb) {
         ),
         (negative, "weight"),
     ];
+    // The registry's writes and the storage's register and heartbeat take a `ValidInstance`,
+    // which none of these can become, so none reaches the table.
+    for (instance, field) in &cases {
+        let error = ValidInstance::new(instance.clone()).expect_err("should be rejected");
+        assert_eq!(error.field(), *field, "{instance:?}");
+    }
     block_on(async {
-        for (instance, field) in &cases {
-            for result in [
-                registry.register_instance(instance).await,
-                registry.send_heartbeat(instance).await,
-            ] {
-                match result {
-                    Err(RegistryError::Invalid(error)) => {
-                        assert_eq!(error.field(), *field, "{instance:?}");
-                    }
-                    other => panic!("{instance:?}: {other:?}"),
-                }
-            }
-        }
+        let valid_one = valid(&ModelInstance::new("m", "h", 1));
+        registry.register_instance(valid_one).await.unwrap();
+        let removal = ValidInstance::new(ModelInstance {
+            remove_from_registry: true,
+            ..ModelInstance::new("m", "h", 1)
+        })
+        .unwrap();
+        registry.deregister_instance(removal).await.unwrap();
     });
     assert_eq!(storage.count(&QuerySpec::new()).unwrap(), 0);
     let error = ModelInstance::new("m\u{0}", "h", 1)

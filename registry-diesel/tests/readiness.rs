@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::TestDb;
+use common::{TestDb, valid};
 use registry_core::{InstanceStorage, ModelInstance, StorageError};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 use registry_diesel::Backend;
@@ -26,7 +26,7 @@ fn a_writable_database_is_ready(db: &TestDb) {
     let storage = db.storage();
     storage.check_ready().unwrap();
     storage
-        .heartbeat(&ModelInstance::new("m@llm", "h", 1), now())
+        .heartbeat(&valid(&ModelInstance::new("m@llm", "h", 1)), now())
         .unwrap();
     storage.check_ready().unwrap();
 }
@@ -44,11 +44,11 @@ mod sqlite_file {
         let db = TestDb::new(Backend::Sqlite).unwrap();
         let storage = db.storage();
         let worker = ModelInstance::new("m@llm", "h", 1);
-        storage.heartbeat(&worker, now()).unwrap();
+        storage.heartbeat(&valid(&worker), now()).unwrap();
         std::fs::remove_file(path_of(&db)).unwrap();
         assert_unavailable(storage.check_ready(), "readiness");
-        assert_unavailable(storage.register(&worker, now()), "register");
-        assert_unavailable(storage.heartbeat(&worker, now()), "heartbeat");
+        assert_unavailable(storage.register(&valid(&worker), now()), "register");
+        assert_unavailable(storage.heartbeat(&valid(&worker), now()), "heartbeat");
         assert_unavailable(
             storage.expire_stale(std::time::Duration::from_secs(1), now()),
             "sweep",
@@ -65,7 +65,7 @@ mod sqlite_file {
         std::fs::rename(&copy, &path).unwrap();
         assert_unavailable(storage.check_ready(), "readiness");
         assert_unavailable(
-            storage.heartbeat(&ModelInstance::new("m@llm", "h", 1), now()),
+            storage.heartbeat(&valid(&ModelInstance::new("m@llm", "h", 1)), now()),
             "heartbeat",
         );
     }
@@ -82,7 +82,7 @@ mod sqlite_file {
         let storage = storage.expect("a read-only file opens for reading");
         assert_unavailable(storage.check_ready(), "readiness");
         assert_unavailable(
-            storage.heartbeat(&ModelInstance::new("m@llm", "h", 1), now()),
+            storage.heartbeat(&valid(&ModelInstance::new("m@llm", "h", 1)), now()),
             "heartbeat",
         );
     }
@@ -128,7 +128,7 @@ fn a_read_only_postgres_database_is_unavailable() {
         "{messages:#?}"
     );
     assert_unavailable(
-        storage.register(&ModelInstance::new("m@llm", "h", 1), now()),
+        storage.register(&valid(&ModelInstance::new("m@llm", "h", 1)), now()),
         "register",
     );
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use common::TestDb;
+use common::{TestDb, valid};
 use registry_core::{
     InstanceSettings, InstanceStorage, ManualClock, ModelInstance, ModelRegistry, RegistryConfig,
     Storage, StorageModelRegistry,
@@ -54,11 +54,11 @@ fn register_new_then_existing_makes_no_duplicate(db: &TestDb) {
     let (registry, clock) = registry(db, RegistryConfig::default());
     block_on(async {
         let mut instance = worker(" glm-4@llm ", "10.0.0.1 ", 8001);
-        assert!(registry.register_instance(&instance).await.unwrap());
+        assert!(registry.register_instance(valid(&instance)).await.unwrap());
         clock.advance(chrono::Duration::seconds(5));
         instance.weight = 3.0;
         instance.prompt_template = Some("chatglm3".to_owned());
-        registry.register_instance(&instance).await.unwrap();
+        registry.register_instance(valid(&instance)).await.unwrap();
         let all = registry.get_all_model_instances(false).await.unwrap();
         assert_eq!(all.len(), 1);
         assert_eq!(
@@ -80,14 +80,14 @@ fn deregister_marks_unhealthy_or_removes(db: &TestDb) {
     block_on(async {
         let a = worker("m@llm", "10.0.0.1", 1);
         let b = worker("m@llm", "10.0.0.2", 2);
-        registry.register_instance(&a).await.unwrap();
-        registry.register_instance(&b).await.unwrap();
-        registry.deregister_instance(&a).await.unwrap();
+        registry.register_instance(valid(&a)).await.unwrap();
+        registry.register_instance(valid(&b)).await.unwrap();
+        registry.deregister_instance(valid(&a)).await.unwrap();
         let mut remove = b.clone();
         remove.remove_from_registry = true;
-        registry.deregister_instance(&remove).await.unwrap();
+        registry.deregister_instance(valid(&remove)).await.unwrap();
         registry
-            .deregister_instance(&worker("gone@llm", "h", 9))
+            .deregister_instance(valid(&worker("gone@llm", "h", 9)))
             .await
             .unwrap();
         let all = registry.get_all_instances("m@llm", false).await.unwrap();
@@ -102,16 +102,16 @@ fn get_all_filters_by_health_and_has_a_blocking_twin(db: &TestDb) {
     block_on(async {
         for port in 1..=3 {
             registry
-                .register_instance(&worker("m@llm", "h", port))
+                .register_instance(valid(&worker("m@llm", "h", port)))
                 .await
                 .unwrap();
         }
         registry
-            .register_instance(&worker("other@llm", "h", 9))
+            .register_instance(valid(&worker("other@llm", "h", 9)))
             .await
             .unwrap();
         registry
-            .deregister_instance(&worker("m@llm", "h", 2))
+            .deregister_instance(valid(&worker("m@llm", "h", 2)))
             .await
             .unwrap();
         let ports = |list: Vec<ModelInstance>| list.iter().map(|i| i.port).collect::<Vec<_>>();
@@ -141,10 +141,13 @@ fn heartbeat_registers_unknown_instances_and_refreshes_known_ones(db: &TestDb) {
     let (registry, clock) = registry(db, RegistryConfig::default());
     block_on(async {
         let instance = worker("m@llm", "h", 1);
-        registry.send_heartbeat(&instance).await.unwrap();
-        registry.deregister_instance(&instance).await.unwrap();
+        registry.send_heartbeat(valid(&instance)).await.unwrap();
+        registry
+            .deregister_instance(valid(&instance))
+            .await
+            .unwrap();
         clock.advance(chrono::Duration::seconds(20));
-        registry.send_heartbeat(&instance).await.unwrap();
+        registry.send_heartbeat(valid(&instance)).await.unwrap();
         let all = registry.get_all_instances("m@llm", true).await.unwrap();
         assert_eq!(all.len(), 1);
         assert_eq!(
@@ -159,7 +162,7 @@ fn checker_expires_then_heartbeat_revives(db: &TestDb) {
     let (registry, clock) = registry(db, config);
     block_on(async {
         let instance = worker("m@llm", "h", 1);
-        registry.register_instance(&instance).await.unwrap();
+        registry.register_instance(valid(&instance)).await.unwrap();
         clock.advance(chrono::Duration::seconds(60));
         assert_eq!(
             registry.sweep().await.unwrap().expired,
@@ -180,7 +183,7 @@ fn checker_expires_then_heartbeat_revives(db: &TestDb) {
                 .unwrap()
                 .is_empty()
         );
-        registry.send_heartbeat(&instance).await.unwrap();
+        registry.send_heartbeat(valid(&instance)).await.unwrap();
         assert_eq!(
             registry
                 .get_all_instances("m@llm", true)
@@ -199,12 +202,12 @@ fn removal_timeout_deletes_silent_instances(db: &TestDb) {
     let (registry, clock) = registry(db, config);
     block_on(async {
         registry
-            .register_instance(&worker("m@llm", "h", 1))
+            .register_instance(valid(&worker("m@llm", "h", 1)))
             .await
             .unwrap();
         clock.advance(chrono::Duration::seconds(300));
         registry
-            .register_instance(&worker("m@llm", "h", 2))
+            .register_instance(valid(&worker("m@llm", "h", 2)))
             .await
             .unwrap();
         clock.advance(chrono::Duration::seconds(301));
@@ -219,8 +222,10 @@ fn instances_without_health_checks_never_expire(db: &TestDb) {
     let storage = db.storage();
     let mut unchecked = worker("m@llm", "h", 1);
     unchecked.check_healthy = false;
-    storage.register(&unchecked, start()).unwrap();
-    storage.register(&worker("m@llm", "h", 2), start()).unwrap();
+    storage.register(&valid(&unchecked), start()).unwrap();
+    storage
+        .register(&valid(&worker("m@llm", "h", 2)), start())
+        .unwrap();
     let later = start() + chrono::Duration::days(1);
     assert_eq!(
         storage
@@ -244,17 +249,17 @@ fn selection_picks_healthy_enabled_instances(db: &TestDb) {
     block_on(async {
         let mut disabled = worker("m@llm", "h", 1);
         disabled.enabled = false;
-        registry.register_instance(&disabled).await.unwrap();
+        registry.register_instance(valid(&disabled)).await.unwrap();
         registry
-            .register_instance(&worker("m@llm", "h", 2))
+            .register_instance(valid(&worker("m@llm", "h", 2)))
             .await
             .unwrap();
         registry
-            .register_instance(&worker("m@llm", "h", 3))
+            .register_instance(valid(&worker("m@llm", "h", 3)))
             .await
             .unwrap();
         registry
-            .deregister_instance(&worker("m@llm", "h", 3))
+            .deregister_instance(valid(&worker("m@llm", "h", 3)))
             .await
             .unwrap();
         for _ in 0..20 {
@@ -274,7 +279,7 @@ fn selection_picks_healthy_enabled_instances(db: &TestDb) {
 fn settings_change_only_their_fields(db: &TestDb) {
     let storage = db.storage();
     let instance = worker("m@llm", "h", 1);
-    storage.register(&instance, start()).unwrap();
+    storage.register(&valid(&instance), start()).unwrap();
     let id = instance.identifier().unwrap();
     assert!(
         storage

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{TABLE, TestDb};
+use common::{TABLE, TestDb, valid};
 use registry_core::{InstanceStorage, ModelInstance, QuerySpec, Storage};
 use registry_diesel::{Backend, revert_last_migration, run_migrations};
 
@@ -105,7 +105,7 @@ backend_tests!(
 
 fn every_migration_goes_down_and_up_again(db: &TestDb) {
     let applied = run_migrations(&db.url).unwrap();
-    assert_eq!(applied.len(), 3);
+    assert_eq!(applied.len(), 4);
     assert!(run_migrations(&db.url).unwrap().is_empty());
     let full = db.schema();
     assert!(
@@ -118,6 +118,13 @@ fn every_migration_goes_down_and_up_again(db: &TestDb) {
             .any(|line| line.starts_with("column operator_weight ")),
         "{full:#?}"
     );
+
+    // The wall-clock step changes no column.
+    assert_eq!(
+        revert_last_migration(&db.url).unwrap().as_ref(),
+        applied.get(3)
+    );
+    assert_eq!(db.schema(), full);
 
     // The operator's weight column goes, and nothing else.
     assert_eq!(
@@ -162,7 +169,10 @@ fn every_migration_goes_down_and_up_again(db: &TestDb) {
     assert_eq!(db.schema(), full);
     let storage = db.storage();
     storage
-        .heartbeat(&ModelInstance::new("m@llm", "h", 1), chrono::Utc::now())
+        .heartbeat(
+            &valid(&ModelInstance::new("m@llm", "h", 1)),
+            chrono::Utc::now(),
+        )
         .unwrap();
     assert_eq!(storage.count(&QuerySpec::new()).unwrap(), 1);
 }
@@ -172,7 +182,9 @@ fn a_dbgpt_table_with_duplicates_is_adopted(db: &TestDb) {
     db.execute(DBGPT_ROWS);
     let storage = db.storage();
 
-    let rows = storage.query(&QuerySpec::new()).unwrap();
+    // Listed by id; sorted here, as this test is about which rows survive adoption.
+    let mut rows = storage.query(&QuerySpec::new()).unwrap();
+    rows.sort_by(|a, b| a.key().cmp_key(&b.key()));
     let keys: Vec<(&str, &str, u16)> = rows
         .iter()
         .map(|i| (i.model_name.as_str(), i.host.as_str(), i.port))
@@ -216,7 +228,11 @@ fn a_dbgpt_table_with_duplicates_is_adopted(db: &TestDb) {
         "INSERT INTO {TABLE} (model_name, host, port) VALUES ('glm@llm', '10.0.0.1', 8001)"
     );
     assert!(raw.execute(&duplicate).is_err());
-    storage.heartbeat(&defaults, chrono::Utc::now()).unwrap();
-    storage.register(freshest, chrono::Utc::now()).unwrap();
+    storage
+        .heartbeat(&valid(&defaults), chrono::Utc::now())
+        .unwrap();
+    storage
+        .register(&valid(freshest), chrono::Utc::now())
+        .unwrap();
     assert_eq!(storage.count(&QuerySpec::new()).unwrap(), 4);
 }

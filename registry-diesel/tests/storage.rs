@@ -6,8 +6,11 @@
 mod common;
 
 use chrono::{DateTime, Utc};
-use common::TestDb;
-use registry_core::{InMemoryStorage, ModelInstance, QuerySpec, Storage, StorageError};
+use common::{TABLE, TestDb, valid};
+use registry_core::{
+    InMemoryStorage, InstanceSettings, InstanceStorage, ModelInstance, QuerySpec, Storage,
+    StorageError,
+};
 
 fn instance(model: &str, port: u16) -> ModelInstance {
     ModelInstance::new(model, "10.0.0.1", port)
@@ -46,11 +49,13 @@ backend_tests!(
     duplicate_save_is_an_error,
     update_replaces_and_needs_an_existing_row,
     save_or_update_inserts_then_replaces,
+    save_or_update_keeps_what_the_instance_does_not_hold,
     delete_removes_and_ignores_missing_ids,
     queries_match_the_in_memory_storage,
     paginate_ten_items_by_three,
     impossible_conditions_match_nothing,
     storage_reports_its_backend,
+    listings_are_in_the_order_rows_were_written,
 );
 
 fn save_then_load_keeps_every_field(db: &TestDb) {
@@ -99,6 +104,38 @@ fn save_or_update_inserts_then_replaces(db: &TestDb) {
         storage.load(&item.identifier().unwrap()).unwrap(),
         Some(item)
     );
+}
+
+/// A replaced row keeps its creation time, DB-GPT's own columns and an operator's pinned
+/// weight (which the next registration applies again); it takes every field of the instance,
+/// its health and heartbeat included, and a new modification time.
+fn save_or_update_keeps_what_the_instance_does_not_hold(db: &TestDb) {
+    let storage = db.storage();
+    let mut item = full_instance();
+    storage.save_or_update(&item).unwrap();
+    let id = item.identifier().unwrap();
+    let pin = InstanceSettings::new().weight(0.0);
+    assert!(storage.apply_settings(&id, &pin).unwrap());
+    db.execute(&format!(
+        "UPDATE {TABLE} SET user_name = 'bob', sys_code = 'dbgpt', \
+         gmt_created = '2001-01-01 00:00:00', gmt_modified = '2001-01-01 00:00:00'"
+    ));
+    item.weight = 2.5;
+    item.check_healthy = true;
+    item.healthy = false;
+    item.enabled = true;
+    item.prompt_template = Some("vicuna".to_owned());
+    item.last_heartbeat = DateTime::from_timestamp(1_700_000_100, 654_321_000);
+    storage.save_or_update(&item).unwrap();
+    assert_eq!(storage.load(&id).unwrap(), Some(item.clone()));
+    let kept = db.raw().lines(&format!(
+        "SELECT sys_code AS line FROM {TABLE} WHERE user_name = 'bob' \
+         AND gmt_created < '2002-01-01 00:00:00' AND gmt_modified > '2002-01-01 00:00:00' \
+         AND operator_weight = 0"
+    ));
+    assert_eq!(kept, ["dbgpt"]);
+    storage.register(&valid(&item), Utc::now()).unwrap();
+    assert_eq!(storage.load(&id).unwrap().unwrap().weight, 0.0);
 }
 
 fn delete_removes_and_ignores_missing_ids(db: &TestDb) {
@@ -206,4 +243,22 @@ fn storage_reports_its_backend(db: &TestDb) {
     let storage = db.storage();
     assert_eq!(storage.backend(), db.backend);
     assert!(storage.is_blocking());
+}
+
+fn listings_are_in_the_order_rows_were_written(db: &TestDb) {
+    // DB-GPT's database registry lists rows as its query returns them: by id.
+    let storage = db.storage();
+    let now = Utc::now();
+    for (model, port) in [("z@llm", 3), ("a@llm", 9), ("z@llm", 1)] {
+        storage
+            .heartbeat(&valid(&instance(model, port)), now)
+            .unwrap();
+    }
+    let order: Vec<u16> = storage
+        .query(&QuerySpec::new())
+        .unwrap()
+        .iter()
+        .map(|i| i.port)
+        .collect();
+    assert_eq!(order, [3, 9, 1]);
 }

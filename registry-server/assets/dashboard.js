@@ -138,6 +138,13 @@ function tick() {
   }
 }
 
+// What a FastAPI-shaped error body says: one sentence, or each problem's field and message.
+function detailText(detail) {
+  if (typeof detail === "string") return detail;
+  if (!Array.isArray(detail)) return "";
+  return detail.map((p) => (p.loc || []).slice(1).join(".") + ": " + p.msg).join("; ");
+}
+
 async function change(instance, settings) {
   const body = Object.assign({ model_name: instance.model_name, host: instance.host, port: instance.port }, settings);
   try {
@@ -150,7 +157,7 @@ async function change(instance, settings) {
     }
     const json = await answer.json();
     if (!answer.ok) {
-      setStatus("error", "Change refused: " + (json.error || answer.status));
+      setStatus("error", "Change refused: " + (detailText(json.detail) || answer.status));
       return;
     }
     setStatus("live", "Changed " + key(instance) + ".");

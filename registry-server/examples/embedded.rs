@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use registry_core::{ModelInstance, ModelRegistry};
+use registry_core::{ModelInstance, ModelRegistry, ValidInstance};
 use registry_server::client::{ClientConfig, RegistryClient, WorkerRegistration};
 use registry_server::{AppState, app, memory_registry};
 
@@ -31,7 +31,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // A worker: registers and beats every second through the client.
     let client = Arc::new(RegistryClient::new(ClientConfig::from_urls(&url))?);
-    let worker = WorkerRegistration::new(ModelInstance::new("glm-4@llm", "127.0.0.1", 8001))
+    let instance = ValidInstance::new(ModelInstance::new("glm-4@llm", "127.0.0.1", 8001))?;
+    let worker = WorkerRegistration::new(instance)
         .with_interval(Duration::from_secs(1))
         .start(client.clone());
     while worker.status().registrations == 0 {

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use registry_core::{ModelInstance, ModelRegistry};
+use registry_core::{ModelInstance, ModelRegistry, ValidInstance};
 use registry_server::client::{ClientConfig, RegistryClient, WorkerRegistration};
 
 #[tokio::main]
@@ -21,7 +21,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_else(|| "http://127.0.0.1:8000".to_owned());
     let client = Arc::new(RegistryClient::new(ClientConfig::from_urls(&urls))?);
 
-    let instance = ModelInstance::new("example-model@llm", "127.0.0.1", 8001);
+    let instance = ValidInstance::new(ModelInstance::new("example-model@llm", "127.0.0.1", 8001))?;
     let task = WorkerRegistration::new(instance)
         .with_interval(Duration::from_secs(5))
         .start(client.clone());

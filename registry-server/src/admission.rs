@@ -4,12 +4,13 @@
 
 use std::time::Duration;
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::Request;
 use axum::http::{HeaderMap, Method, header};
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 
 use crate::error::AppError;
+use registry_wire::{Place, Problem};
 
 /// The request rules, from the settings.
 #[derive(Debug, Clone)]
@@ -91,7 +92,10 @@ impl RequestPolicy {
     }
 
     /// Reads the whole body within the size limit and the body read timeout.
-    pub(crate) async fn read_body(&self, request: Request) -> Result<Request, AppError> {
+    pub(crate) async fn read_body(
+        &self,
+        request: Request,
+    ) -> Result<(axum::http::request::Parts, Bytes), AppError> {
         let (parts, body) = request.into_parts();
         let limited = Limited::new(body, self.body_limit);
         let collected = tokio::time::timeout(self.body_read_timeout, limited.collect()).await;
@@ -109,7 +113,7 @@ impl RequestPolicy {
             Ok(Err(error)) => return Err(AppError::BodyUnreadable(error.to_string())),
             Ok(Ok(collected)) => collected.to_bytes(),
         };
-        Ok(Request::from_parts(parts, Body::from(bytes)))
+        Ok((parts, bytes))
     }
 }
 
@@ -117,24 +121,44 @@ impl RequestPolicy {
 /// about the body when `Content-Type` is absent or not JSON (`application/json` or
 /// `application/*+json`), and so does this; it also keeps browsers' cross-site "simple"
 /// requests (text/plain, forms) out.
-pub(crate) fn check_json_content_type(headers: &HeaderMap) -> Result<(), AppError> {
+pub(crate) fn check_json_content_type(headers: &HeaderMap, body: &[u8]) -> Result<(), AppError> {
     let media_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
+        .map(str::as_bytes)
         .unwrap_or_default()
-        .split(';')
+        .split(|byte| *byte == b';')
         .next()
         .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    let is_json = media_type == "application/json"
-        || (media_type.starts_with("application/") && media_type.ends_with("+json"));
+        .trim_ascii();
+    // Compared without allocating: media types are case-insensitive ASCII.
+    let starts = |prefix: &[u8]| {
+        media_type
+            .get(..prefix.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+    };
+    let ends = |suffix: &[u8]| {
+        media_type
+            .len()
+            .checked_sub(suffix.len())
+            .is_some_and(|at| media_type[at..].eq_ignore_ascii_case(suffix))
+    };
+    let is_json = media_type.eq_ignore_ascii_case(b"application/json")
+        || (starts(b"application/") && ends(b"+json"));
     if is_json {
         Ok(())
     } else {
-        Err(AppError::field(
-            "body",
-            "the body must be JSON (Content-Type: application/json)",
+        // FastAPI's words: a body it does not read as JSON is a string, not a dictionary.
+        Err(AppError::Wire(
+            Problem::new(
+                "dataclass_type",
+                Place::Body,
+                None,
+                "Input should be a dictionary or an instance of ModelInstance",
+            )
+            .with_input(String::from_utf8_lossy(body).into_owned().into())
+            .with_ctx(serde_json::json!({ "class_name": "ModelInstance" }))
+            .into(),
         ))
     }
 }
@@ -202,13 +226,15 @@ mod tests {
 
     #[test]
     fn json_routes_take_only_json() {
-        assert!(check_json_content_type(&HeaderMap::new()).is_err());
+        assert!(check_json_content_type(&HeaderMap::new(), b"").is_err());
         for ok in [
             "application/json",
             "application/json; charset=utf-8",
             "application/merge+json",
         ] {
-            assert!(check_json_content_type(&headers(&[(header::CONTENT_TYPE, ok)])).is_ok());
+            assert!(
+                check_json_content_type(&headers(&[(header::CONTENT_TYPE, ok)]), b"{}").is_ok()
+            );
         }
         for refused in [
             "text/plain",
@@ -216,8 +242,15 @@ mod tests {
             "multipart/form-data",
         ] {
             let error =
-                check_json_content_type(&headers(&[(header::CONTENT_TYPE, refused)])).unwrap_err();
-            assert_eq!(error.field_name(), Some("body"));
+                check_json_content_type(&headers(&[(header::CONTENT_TYPE, refused)]), b"{}")
+                    .unwrap_err();
+            let AppError::Wire(error) = error else {
+                panic!("{refused}: {error:?}");
+            };
+            let detail = error.detail();
+            assert_eq!(detail[0]["type"], "dataclass_type", "{refused}");
+            assert_eq!(detail[0]["loc"], serde_json::json!(["body"]), "{refused}");
+            assert_eq!(detail[0]["input"], "{}", "{refused}: the body, quoted");
         }
     }
 }

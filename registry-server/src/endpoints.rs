@@ -30,7 +30,10 @@ pub(crate) struct Endpoint {
     pub(crate) route: Route,
     pub(crate) access: Access,
     /// Whether a request span is written. DB-GPT traces neither heartbeats nor health
-    /// checks; pages hold no data, and a watch is a poll like a heartbeat.
+    /// checks; pages hold no data, and a watch is a poll like a heartbeat. Endpoints DB-GPT's
+    /// controller lacks (`/v1/models`, `/metrics`, the traces API, readiness) are not traced
+    /// either, so the span file holds what DB-GPT's would for the same requests (the settings
+    /// write stays traced: DB-GPT traces every other `/api` path, even one it does not serve).
     pub(crate) traced: bool,
     /// Whether the body must be JSON.
     pub(crate) json_body: bool,
@@ -126,10 +129,12 @@ pub(crate) static ENDPOINTS: [Endpoint; 15] = [
     endpoint(Method::GET, "/v1/models", Route::Models, Read, || {
         get(routes::openai_models)
     })
+    .untraced()
     .storage(),
     endpoint(Method::GET, "/metrics", Route::Metrics, Read, || {
         get(routes::metrics)
-    }),
+    })
+    .untraced(),
     endpoint(Method::GET, "/", Route::Dashboard, Open, || {
         get(ops::pages::dashboard)
     })
@@ -157,14 +162,16 @@ pub(crate) static ENDPOINTS: [Endpoint; 15] = [
     .storage(),
     endpoint(Method::GET, "/api/traces", Route::TraceList, Read, || {
         get(ops::traces::list)
-    }),
+    })
+    .untraced(),
     endpoint(
         Method::GET,
         "/api/traces/{trace_id}",
         Route::TraceTree,
         Read,
         || get(ops::traces::tree),
-    ),
+    )
+    .untraced(),
 ];
 
 /// The router over every endpoint of [`ENDPOINTS`], one route per path template.
@@ -183,6 +190,19 @@ pub(crate) fn router() -> Router<AppState> {
         router = router.route(first.path, methods);
     }
     router
+}
+
+/// Whether some endpoint's template matches `path`, with any method (`{name}` matches one
+/// non-empty segment). The fallback uses it to redirect a trailing slash as Starlette does.
+pub(crate) fn serves_path(path: &str) -> bool {
+    let segments: Vec<&str> = path.split('/').collect();
+    ENDPOINTS.iter().any(|endpoint| {
+        let template: Vec<&str> = endpoint.path.split('/').collect();
+        template.len() == segments.len()
+            && template.iter().zip(&segments).all(|(part, segment)| {
+                part == segment || (part.starts_with('{') && !segment.is_empty())
+            })
+    })
 }
 
 /// What the middleware knows of a request before its handler runs.
@@ -266,6 +286,15 @@ mod tests {
             Route::Other
         );
         assert_eq!(Matched::find(&Method::GET, None).route(), Route::Other);
+    }
+
+    #[test]
+    fn served_paths_match_templates_segment_by_segment() {
+        assert!(serves_path("/api/controller/models"));
+        assert!(serves_path("/api/traces/abc"));
+        assert!(!serves_path("/api/traces/"));
+        assert!(!serves_path("/api/controller/models/"));
+        assert!(!serves_path("/api/nothing"));
     }
 
     #[test]

@@ -1,15 +1,17 @@
 //! The one place where errors become HTTP answers.
 //!
 //! Error policy of this crate: every failure a request can meet is an [`AppError`]; its
-//! [`IntoResponse`] turns it into a status code and a JSON body `{"error": …, "field": …}`
-//! (`field` only where one applies). Input errors are 4xx and leave storage unchanged, a
+//! [`IntoResponse`] turns it into a status code and FastAPI's JSON body, as DB-GPT answers:
+//! `{"detail":[{"type","loc","msg","input"},…]}` for input that cannot be read (422), else
+//! `{"detail": "…"}` (`{"detail":"Not Found"}`, `{"detail":"Method Not Allowed"}`, …). Input errors are 4xx and leave storage unchanged, a
 //! storage that cannot be reached is 503, and nothing else is allowed to panic or hang.
 
 use axum::Json;
+use axum::extract::rejection::QueryRejection;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use registry_core::{RegistryError, StorageError, ValidationError};
-use registry_wire::WireError;
+use registry_wire::{Place, Problem, WireError};
 use serde::Serialize;
 use thiserror::Error;
 
@@ -17,20 +19,11 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum AppError {
-    /// The body is not JSON at all.
-    #[error("malformed JSON: {0}")]
-    MalformedJson(String),
-    /// The body or query is well formed but not what the route takes.
-    #[error("{message}")]
-    BadInput {
-        /// What is wrong.
-        message: String,
-        /// The field it is about, as spelled on the wire.
-        field: Option<&'static str>,
-    },
-    /// The instance failed the registry's validation.
+    /// The body or query could not be read: not JSON (400), or well formed but not what the
+    /// route takes or failing validation (422). `registry-wire` owns these errors; the
+    /// server's own routes and queries build them too, so every input error has one shape.
     #[error(transparent)]
-    Invalid(#[from] ValidationError),
+    Wire(#[from] WireError),
     /// The body is larger than the configured limit.
     #[error("request body is larger than the limit of {limit} bytes")]
     BodyTooLarge {
@@ -80,18 +73,25 @@ pub enum AppError {
 impl AppError {
     /// An input error about one field.
     pub fn field(field: &'static str, message: impl Into<String>) -> Self {
-        Self::BadInput {
-            message: message.into(),
-            field: Some(field),
-        }
+        Self::Wire(WireError::field(field, message))
+    }
+
+    /// An input error about one query parameter.
+    pub fn query_field(field: &'static str, message: impl Into<String>) -> Self {
+        Self::Wire(WireError::query_field(field, message))
+    }
+
+    /// An input error about no one field of the body.
+    pub fn bad_input(message: impl Into<String>) -> Self {
+        Self::Wire(Problem::new("value_error", Place::Body, None, message).into())
     }
 
     /// The HTTP status this error is answered with.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::MalformedJson(_) | Self::BodyUnreadable(_) => StatusCode::BAD_REQUEST,
-            // Well-formed input that breaks a rule: 422, as DB-GPT's FastAPI answers it.
-            Self::BadInput { .. } | Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::BodyUnreadable(_) => StatusCode::BAD_REQUEST,
+            // Input that cannot be read, or breaks a rule: 422, as DB-GPT's FastAPI answers it.
+            Self::Wire(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
@@ -109,8 +109,7 @@ impl AppError {
     /// The wire field this error is about, if any.
     pub fn field_name(&self) -> Option<&'static str> {
         match self {
-            Self::BadInput { field, .. } => *field,
-            Self::Invalid(error) => Some(error.field()),
+            Self::Wire(error) => error.field_name(),
             _ => None,
         }
     }
@@ -119,35 +118,39 @@ impl AppError {
 impl From<RegistryError> for AppError {
     fn from(error: RegistryError) -> Self {
         match error {
-            RegistryError::Invalid(invalid) => Self::Invalid(invalid),
+            RegistryError::Invalid(invalid) => invalid.into(),
             RegistryError::Storage(storage) => storage.into(),
             other => Self::Internal(other.to_string()),
         }
     }
 }
 
-impl From<WireError> for AppError {
-    fn from(error: WireError) -> Self {
-        match error {
-            WireError::MalformedJson(message) => Self::MalformedJson(message),
-            WireError::Invalid(invalid) => Self::Invalid(invalid),
-            WireError::BadInput { message, field } => Self::BadInput { message, field },
-            other => Self::BadInput {
-                message: other.to_string(),
-                field: None,
-            },
-        }
+/// A query string that does not fit the route's query type.
+impl From<QueryRejection> for AppError {
+    fn from(rejection: QueryRejection) -> Self {
+        Self::Wire(
+            Problem::new(
+                "value_error",
+                Place::Query,
+                None,
+                format!("invalid query: {}", rejection.body_text()),
+            )
+            .into(),
+        )
+    }
+}
+
+impl From<ValidationError> for AppError {
+    fn from(error: ValidationError) -> Self {
+        Self::Wire(WireError::from(error))
     }
 }
 
 impl From<StorageError> for AppError {
     fn from(error: StorageError) -> Self {
         match error {
-            StorageError::Invalid(invalid) => Self::Invalid(invalid),
-            StorageError::InvalidArgument(message) => Self::BadInput {
-                message,
-                field: None,
-            },
+            StorageError::Invalid(invalid) => invalid.into(),
+            StorageError::InvalidArgument(message) => Self::bad_input(message),
             StorageError::Unavailable(message) => Self::Unavailable(message),
             StorageError::Unsupported(what) => Self::Unsupported(what.to_string()),
             other => Self::Internal(other.to_string()),
@@ -155,11 +158,11 @@ impl From<StorageError> for AppError {
     }
 }
 
+/// FastAPI's error body: `detail` is the list of problems for input that cannot be read,
+/// else one sentence.
 #[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    field: Option<&'static str>,
+struct ErrorBody {
+    detail: serde_json::Value,
 }
 
 impl IntoResponse for AppError {
@@ -173,15 +176,16 @@ impl IntoResponse for AppError {
         }
         // The driver's words stay in the log (storage URLs there are already redacted); a
         // client learns only that the storage is unavailable and when to retry.
-        let message = match &self {
-            Self::Unavailable(_) => "storage unavailable; retry later".to_owned(),
-            Self::Internal(_) => "internal error".to_owned(),
-            _ => self.to_string(),
+        let detail = match &self {
+            Self::Wire(error) => error.detail(),
+            // Starlette's words for these, as DB-GPT answers them.
+            Self::NotFound(_) => "Not Found".into(),
+            Self::MethodNotAllowed => "Method Not Allowed".into(),
+            Self::Unavailable(_) => "storage unavailable; retry later".into(),
+            Self::Internal(_) => "internal error".into(),
+            _ => self.to_string().into(),
         };
-        let body = ErrorBody {
-            error: &message,
-            field: self.field_name(),
-        };
+        let body = ErrorBody { detail };
         let mut response = (status, Json(body)).into_response();
         let headers = response.headers_mut();
         match self {

@@ -31,6 +31,7 @@ pub mod ops;
 mod routes;
 pub mod server;
 mod shutdown;
+mod span_path;
 mod spans;
 
 use std::sync::Arc;
@@ -38,6 +39,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use registry_core::{InMemoryStorage, InstanceStorage, ModelInstance, StorageModelRegistry};
+use registry_diesel::WallClockZone;
 
 pub use admission::RequestPolicy;
 pub use auth::Auth;
@@ -73,6 +75,8 @@ struct Inner {
     tracer: Tracer,
     policy: RequestPolicy,
     listings: listing::Listings,
+    /// The zone of the listing's naive wall-clock times.
+    time_zone: WallClockZone,
     connections: Arc<server::ConnectionCounters>,
     ops: ops::Ops,
     /// `true` once shutdown has begun.
@@ -120,11 +124,28 @@ impl AppState {
                 tracer,
                 policy,
                 listings: listing::Listings::default(),
+                time_zone: WallClockZone::Utc,
                 connections: Arc::default(),
                 ops: ops::Ops::default(),
                 shutdown: tokio::sync::watch::Sender::new(false),
             }),
         }
+    }
+
+    /// The state with the listing's times on `zone`'s wall clock (UTC's until this is called).
+    /// Call it on a new state: a state already cloned (shared) keeps its zone.
+    #[must_use]
+    pub fn with_time_zone(mut self, zone: WallClockZone) -> Self {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner.time_zone = zone,
+            None => tracing::warn!(%zone, "the state is shared; its time zone stays"),
+        }
+        self
+    }
+
+    /// The zone of the listing's naive wall-clock times.
+    pub fn time_zone(&self) -> WallClockZone {
+        self.inner.time_zone
     }
 
     /// The registry.
@@ -191,13 +212,14 @@ impl AppState {
 /// `tower::ServiceExt::oneshot`, the binary serves it with `axum::serve`.
 pub fn app(state: AppState) -> Router {
     endpoints::router()
-        .fallback(routes::not_found)
+        .fallback(
+            |uri: axum::http::Uri, headers: axum::http::HeaderMap| async move {
+                routes::not_found(&uri, &headers, endpoints::serves_path)
+            },
+        )
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.body_limit()))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            middleware::observe,
-        ))
+        .layer(middleware::ObserveLayer::new(state.clone()))
         .with_state(state)
 }
 

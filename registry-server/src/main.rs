@@ -9,10 +9,17 @@ use registry_server::server;
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let settings = Settings::resolve(&cli.settings)?;
+    let (settings, ignored) = Settings::resolve_noting(&cli.settings)?;
     init_logging(&settings.log_level);
+    for setting in &ignored {
+        tracing::warn!(key = %setting.key, "{setting}");
+    }
     match cli.command.unwrap_or(Command::Serve) {
         Command::CheckConfig => {
+            // As TOML comments, so that the output still reads back as a `--config` file.
+            for setting in &ignored {
+                println!("# {setting}");
+            }
             print!("{}", settings.to_toml());
             Ok(())
         }

@@ -130,6 +130,7 @@ pub(crate) struct Gauges {
     pub(crate) spans_written: u64,
     pub(crate) spans_dropped: u64,
     pub(crate) spans_failed: u64,
+    pub(crate) rows_skipped: u64,
 }
 
 impl Metrics {
@@ -351,6 +352,12 @@ fn render_registry(out: &mut String, gauges: &Gauges) {
             "Trace spans a span storage failed to write (a full disk, a failing exporter).",
             gauges.spans_failed,
         ),
+        (
+            "registry_rows_skipped_total",
+            "Stored rows left out of listings because no instance can hold them (a port \
+             outside 0..=65535, a weight that is not a number).",
+            gauges.rows_skipped,
+        ),
     ];
     for (name, help, value) in counters {
         header(out, name, "counter", help);
@@ -387,6 +394,20 @@ mod tests {
         assert!(
             text.contains("registry_http_request_duration_seconds_count{route=\"heartbeat\"} 2")
         );
+    }
+
+    #[test]
+    fn skipped_rows_are_a_counter() {
+        let gauges = Gauges {
+            rows_skipped: 3,
+            ..Gauges::default()
+        };
+        let text = Metrics::default().render(&gauges);
+        assert!(
+            text.contains("# TYPE registry_rows_skipped_total counter"),
+            "{text}"
+        );
+        assert!(text.contains("\nregistry_rows_skipped_total 3\n"), "{text}");
     }
 
     #[test]

@@ -8,13 +8,13 @@ use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use registry_core::{ModelInstance, ModelRegistry};
+use registry_core::{ModelInstance, ModelRegistry, ValidInstance};
 
 use crate::AppState;
 use crate::error::AppError;
 use crate::metrics::Gauges;
 use crate::spans::{DEREGISTER_OPERATION, REGISTER_OPERATION, RequestSpan};
-use registry_wire::{DeregisterQuery, InstanceBody, InstanceOut, ListQuery, instance_list};
+use registry_wire::{DeregisterQuery, InstanceBody, InstanceOut, ListQuery, listing};
 
 /// `GET /api/health`.
 pub(crate) async fn health() -> Response {
@@ -43,7 +43,7 @@ pub(crate) async fn register(
         span.as_ref().and_then(|s| s.0.id()),
         || instance_metadata(&instance),
     );
-    let result = state.registry().register_instance(&instance).await;
+    let result = state.registry().register_instance(instance).await;
     if let Some(child) = child {
         state.tracer().close(child);
     }
@@ -57,14 +57,14 @@ pub(crate) async fn deregister(
     span: Option<axum::Extension<RequestSpan>>,
     query: Result<Query<DeregisterQuery>, QueryRejection>,
 ) -> Result<Response, AppError> {
-    let Query(query) = query.map_err(query_error)?;
+    let Query(query) = query?;
     let instance = query.into_instance()?;
     let child = state.tracer().open(
         DEREGISTER_OPERATION,
         span.as_ref().and_then(|s| s.0.id()),
         || instance_metadata(&instance),
     );
-    let result = state.registry().deregister_instance(&instance).await;
+    let result = state.registry().deregister_instance(instance).await;
     if let Some(child) = child {
         state.tracer().close(child);
     }
@@ -77,7 +77,7 @@ pub(crate) async fn list(
     State(state): State<AppState>,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Response, AppError> {
-    let Query(query) = query.map_err(query_error)?;
+    let Query(query) = query?;
     let (model_name, healthy_only) = query.into_parts()?;
     let key = (model_name.clone(), healthy_only);
     let bytes = state
@@ -88,7 +88,8 @@ pub(crate) async fn list(
                 Some(name) => registry.get_all_instances(&name, healthy_only).await?,
                 None => registry.get_all_model_instances(healthy_only).await?,
             };
-            let json = serde_json::to_vec(&instance_list(&instances))
+            let zone = state.time_zone();
+            let json = serde_json::to_vec(&listing(&instances, |time| zone.to_wall(time)))
                 .map_err(|error| AppError::Internal(error.to_string()))?;
             Ok::<_, AppError>(Bytes::from(json))
         })
@@ -102,12 +103,17 @@ pub(crate) async fn heartbeat(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, AppError> {
     let instance = instance_from_body(&state, body)?;
-    let result = state.registry().send_heartbeat(&instance).await?;
-    state.ops().heartbeat_seen(&instance);
+    // Asked before the instance moves into the registry (which takes it without a copy).
+    let news_for_watchers = state.ops().is_news(&instance);
+    let result = state.registry().send_heartbeat(instance).await?;
+    if news_for_watchers {
+        state.ops().nudge();
+    }
     Ok(json_bool(result))
 }
 
-/// `GET /v1/models`: healthy, enabled models in OpenAI's list format.
+/// `GET /v1/models`: healthy, enabled models in OpenAI's list format, as DB-GPT's API server
+/// lists them.
 pub(crate) async fn openai_models(State(state): State<AppState>) -> Result<Response, AppError> {
     let instances = state.registry().get_all_model_instances(true).await?;
     let mut list = crate::openai::model_list(&instances);
@@ -127,6 +133,7 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
         spans_written,
         spans_dropped,
         spans_failed: state.tracer().failed(),
+        rows_skipped: registry_diesel::rows_skipped_total(),
         ..Gauges::default()
     };
     if let Some(counts) = crate::health::storage_counts(&state).await {
@@ -147,9 +154,34 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-/// Any path the server does not serve.
-pub(crate) async fn not_found(uri: axum::http::Uri) -> AppError {
-    AppError::NotFound(uri.path().to_owned())
+/// Any path the server does not serve. A path with a trailing slash that `served` (the route
+/// table's own test) knows without it is redirected (307) there, on the same host, as DB-GPT's
+/// Starlette does.
+pub(crate) fn not_found(
+    uri: &axum::http::Uri,
+    headers: &axum::http::HeaderMap,
+    served: fn(&str) -> bool,
+) -> Response {
+    let path = uri.path();
+    let unslashed = path.strip_suffix('/').filter(|rest| !rest.is_empty());
+    let host = headers
+        .get(header::HOST)
+        .and_then(|host| host.to_str().ok())
+        .filter(|host| !host.is_empty() && !host.contains(['/', '\\', ' ']));
+    if let (Some(target), Some(host)) = (unslashed, host) {
+        if served(target) {
+            let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
+            let location = format!("http://{host}{target}{query}");
+            if let Ok(location) = axum::http::HeaderValue::from_str(&location) {
+                return (
+                    StatusCode::TEMPORARY_REDIRECT,
+                    [(header::LOCATION, location)],
+                )
+                    .into_response();
+            }
+        }
+    }
+    AppError::NotFound(path.to_owned()).into_response()
 }
 
 /// A served path with a method it does not take.
@@ -160,7 +192,7 @@ pub(crate) async fn method_not_allowed() -> AppError {
 fn instance_from_body(
     state: &AppState,
     body: Result<Bytes, BytesRejection>,
-) -> Result<ModelInstance, AppError> {
+) -> Result<ValidInstance, AppError> {
     let body = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             AppError::BodyTooLarge {
@@ -170,17 +202,18 @@ fn instance_from_body(
             AppError::BodyUnreadable(rejection.body_text())
         }
     })?;
-    Ok(InstanceBody::parse(&body)?.into_instance()?)
+    InstanceBody::parse(&body)
+        .and_then(InstanceBody::into_instance)
+        .map_err(|error| error.with_body(&body).into())
 }
 
-fn query_error(rejection: QueryRejection) -> AppError {
-    AppError::BadInput {
-        message: format!("invalid query: {}", rejection.body_text()),
-        field: None,
-    }
-}
-
-/// DB-GPT records the instance's fields as the span's metadata.
+/// DB-GPT records the instance's fields as the span's metadata, in their order; its
+/// `last_heartbeat` is a datetime there, which its span writer cannot serialise and leaves out.
 fn instance_metadata(instance: &ModelInstance) -> serde_json::Value {
-    serde_json::to_value(InstanceOut::from(instance)).unwrap_or_default()
+    let mut metadata = serde_json::to_value(InstanceOut::from(instance)).unwrap_or_default();
+    if let Some(last_heartbeat) = metadata.get_mut("last_heartbeat") {
+        // Null keeps the key's place and is left out when the span is written.
+        *last_heartbeat = serde_json::Value::Null;
+    }
+    metadata
 }

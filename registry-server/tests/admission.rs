@@ -114,16 +114,34 @@ async fn requests_refused_before_a_handler_cost_no_span() {
 }
 
 #[tokio::test]
+async fn an_unserved_api_path_is_traced_as_dbgpt_traces_it_when_it_carries_the_token() {
+    let traced = traced(Some(TOKEN));
+    let bearer = format!("Bearer {TOKEN}");
+    let token = [("authorization", bearer.as_str())];
+    let unknown = call(&traced.router, "GET", "/api/unknown", None, &token);
+    assert_eq!(unknown.await.status, 404);
+    // Outside `/api` DB-GPT traces nothing, token or not.
+    let outside = call(&traced.router, "GET", "/unknown", None, &token);
+    assert_eq!(outside.await.status, 404);
+    assert_eq!(traced.spans_written(), 2, "a start and an end record");
+}
+
+#[tokio::test]
 async fn a_traced_path_is_cut_to_a_bounded_length() {
     let traced = traced(None);
-    let uri = format!("/api/traces/{}", "a".repeat(5_000));
+    // DB-GPT traces an `/api` path it does not serve; the path is recorded whole up to the
+    // metadata bound of 1 KiB a string, then cut and marked.
+    let uri = format!("/api/controller/{}", "a".repeat(5_000));
     call(&traced.router, "GET", &uri, None, &[]).await;
     traced.container.flush().unwrap();
     let spans = traced.memory.spans();
-    assert!(!spans.is_empty(), "a served route is traced");
+    assert!(!spans.is_empty(), "an /api path is traced");
     for span in spans {
+        let path = span.metadata.as_ref().unwrap()["path"].as_str().unwrap();
+        assert!(path.starts_with(&uri[..1_024]), "{path}");
+        assert!(path.ends_with("[truncated 3992 bytes]"), "{path}");
         let metadata = serde_json::to_string(&span.metadata).unwrap();
-        assert!(metadata.len() < 1_024, "{} bytes", metadata.len());
+        assert!(metadata.len() < 1_100, "{} bytes", metadata.len());
     }
 }
 
@@ -238,7 +256,7 @@ async fn control_characters_and_negative_weights_are_422_naming_the_field() {
         )
         .await;
         assert_eq!(answer.status, 422, "{field}");
-        assert_eq!(answer.json["field"], field);
+        assert_eq!(common::error_field(&answer.json), Some(field));
     }
     let listing = call(
         &traced.router,
@@ -249,5 +267,5 @@ async fn control_characters_and_negative_weights_are_422_naming_the_field() {
     )
     .await;
     assert_eq!(listing.status, 422);
-    assert_eq!(listing.json["field"], "model_name");
+    assert_eq!(common::error_field(&listing.json), Some("model_name"));
 }

@@ -15,7 +15,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use common::server::{Server, eventually, request};
+use base64::Engine as _;
+use common::server::{eventually, start};
+use registry_testkit::http::{Client, Request};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "e2e-token";
@@ -147,69 +149,18 @@ impl Session<'_> {
     }
 }
 
-/// One request to chromedriver, which keeps connections open whatever `Connection` says: the
-/// answer is read up to its `Content-Length`.
+/// One request to chromedriver, always with a JSON content type (an empty body where the
+/// command has none).
 fn webdriver_http(addr: SocketAddr, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
-    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-    let mut stream = std::net::TcpStream::connect(addr).expect("connect to chromedriver");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(60)))
-        .unwrap();
-    let body = body.unwrap_or("");
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).unwrap();
-    stream.write_all(body.as_bytes()).unwrap();
-    let mut reader = BufReader::new(stream);
-    let mut line = String::new();
-    reader.read_line(&mut line).unwrap();
-    let status = line
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let mut length = 0;
-    loop {
-        line.clear();
-        reader.read_line(&mut line).unwrap();
-        if line.trim().is_empty() {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':') {
-            if name.trim().eq_ignore_ascii_case("content-length") {
-                length = value.trim().parse().unwrap_or(0);
-            }
-        }
-    }
-    let mut raw = vec![0; length];
-    reader.read_exact(&mut raw).unwrap();
-    (status, String::from_utf8_lossy(&raw).into_owned())
-}
-
-fn base64_decode(text: &str) -> Vec<u8> {
-    let value = |c: u8| match c {
-        b'A'..=b'Z' => c - b'A',
-        b'a'..=b'z' => c - b'a' + 26,
-        b'0'..=b'9' => c - b'0' + 52,
-        b'+' => 62,
-        _ => 63,
-    };
-    let digits: Vec<u8> = text
-        .bytes()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == b'+' || *c == b'/')
-        .collect();
-    let mut out = Vec::with_capacity(digits.len() * 3 / 4);
-    for chunk in digits.chunks(4) {
-        let mut n = 0u32;
-        for (i, c) in chunk.iter().enumerate() {
-            n |= u32::from(value(*c)) << (18 - 6 * i);
-        }
-        let bytes = n.to_be_bytes();
-        out.extend_from_slice(&bytes[1..chunk.len()]);
-    }
-    out
+    let answer = Client::with_timeout(addr, Duration::from_secs(60))
+        .send(&Request {
+            method,
+            path,
+            headers: &[],
+            body: Some(("application/json", body.unwrap_or("").as_bytes())),
+        })
+        .unwrap_or_else(|e| panic!("{method} {path} on chromedriver: {e}"));
+    (answer.status, answer.body)
 }
 
 #[test]
@@ -225,7 +176,7 @@ fn dashboard_shows_an_instance_turn_unhealthy_and_disables_it() {
         println!("SKIPPED: chromium not installed");
         return;
     };
-    let server = Server::start(
+    let server = start(
         &[
             "--storage-url",
             "memory",
@@ -243,33 +194,24 @@ fn dashboard_shows_an_instance_turn_unhealthy_and_disables_it() {
     let auth = format!("Bearer {TOKEN}");
     let body = json!({"model_name": MODEL, "host": "127.0.0.1", "port": PORT}).to_string();
     let headers = [("Authorization", auth.as_str())];
-    let (status, _) = request(
-        server.addr,
-        "POST",
-        "/api/controller/models",
-        Some(&body),
-        &headers,
-    );
+    let (status, _) =
+        server
+            .client()
+            .request_with("POST", "/api/controller/models", Some(&body), &headers);
     assert_eq!(status, 200);
     // The worker keeps beating until the page has shown it healthy.
     let beating = Arc::new(AtomicBool::new(true));
     let worker = {
-        let (beating, addr, body, auth) = (
+        let (beating, client, body, auth) = (
             Arc::clone(&beating),
-            server.addr,
+            server.client().clone(),
             body.clone(),
             auth.clone(),
         );
         std::thread::spawn(move || {
             while beating.load(Ordering::Relaxed) {
                 let headers = [("Authorization", auth.as_str())];
-                request(
-                    addr,
-                    "POST",
-                    "/api/controller/heartbeat",
-                    Some(&body),
-                    &headers,
-                );
+                client.request_with("POST", "/api/controller/heartbeat", Some(&body), &headers);
                 std::thread::sleep(Duration::from_millis(100));
             }
         })
@@ -322,13 +264,15 @@ fn dashboard_shows_an_instance_turn_unhealthy_and_disables_it() {
     assert_eq!(listed[0]["enabled"], false, "{listed}");
     println!("disabled from the page; the API agrees");
 
-    let shot = base64_decode(
-        session
-            .driver
-            .call("GET", &session.path("/screenshot"), None)
-            .as_str()
-            .unwrap(),
-    );
+    let shot = base64::engine::general_purpose::STANDARD
+        .decode(
+            session
+                .driver
+                .call("GET", &session.path("/screenshot"), None)
+                .as_str()
+                .unwrap(),
+        )
+        .expect("a base64 screenshot");
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/e2e");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("dashboard.png");

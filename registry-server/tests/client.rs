@@ -1,9 +1,7 @@
 //! The Rust client and the worker's heartbeat task against real `registry-server` processes
 //! (memory storage, free ports), including one being killed and one restarted empty.
 
-use std::io::{BufRead as _, BufReader};
-use std::net::{SocketAddr, TcpListener};
-use std::process::{Child, Command, Stdio};
+use std::net::TcpListener;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -11,19 +9,19 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use registry_core::{
     InMemoryStorage, ModelInstance, ModelRegistry, RegistryError, StorageModelRegistry,
+    ValidInstance,
 };
 use registry_server::client::{
     ClientConfig, ClientError, HeartbeatTask, RegistryClient, WorkerRegistration,
 };
+use registry_testkit::server::{ServerProcess, Starting, serve_command};
 
 /// Generous: these deadlines only bound a wait for something that happens in another process.
 const DEADLINE: Duration = Duration::from_secs(30);
 
-/// A running `registry-server serve` on memory storage, killed on drop.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
+/// A running `registry-server serve` on memory storage (the test kit's process, killed on
+/// drop).
+struct Server(ServerProcess);
 
 impl Server {
     /// Starts a server on a free port.
@@ -36,8 +34,17 @@ impl Server {
     fn start_on(port: u16, extra: &[&str]) -> Server {
         let start = Instant::now();
         loop {
-            if let Some(server) = Self::try_start(port, extra) {
-                return server;
+            let mut command = serve_command(
+                env!("CARGO_BIN_EXE_registry-server"),
+                &[],
+                &format!("127.0.0.1:{port}"),
+            );
+            command
+                .args(["--storage-url", "memory", "--span-file", "off"])
+                .args(extra);
+            let starting = Starting::spawn(command).expect("start registry-server");
+            if let Ok(server) = starting.try_listening(DEADLINE) {
+                return Server(server);
             }
             assert!(
                 start.elapsed() < DEADLINE,
@@ -47,55 +54,17 @@ impl Server {
         }
     }
 
-    fn try_start(port: u16, extra: &[&str]) -> Option<Server> {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_registry-server"));
-        for (key, _) in std::env::vars() {
-            if key.starts_with("REGISTRY_") {
-                command.env_remove(key);
-            }
-        }
-        let listen = format!("127.0.0.1:{port}");
-        command
-            .args(["serve", "--listen", &listen, "--log-level", "error"])
-            .args(["--storage-url", "memory", "--span-file", "off"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        let mut child = command.spawn().expect("start registry-server");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        match line
-            .trim()
-            .rsplit("http://")
-            .next()
-            .and_then(|a| a.parse().ok())
-        {
-            Some(addr) => Some(Server { child, addr }),
-            None => {
-                let _ = child.kill();
-                let _ = child.wait();
-                None
-            }
-        }
+    fn port(&self) -> u16 {
+        self.0.addr.port()
     }
 
     fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.0.addr)
     }
 
     /// SIGKILL: no graceful shutdown, connections reset.
     fn kill(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.0.kill();
     }
 }
 
@@ -147,7 +116,7 @@ async fn every_trait_call_round_trips() {
     let mut first = ModelInstance::new("glm-4@llm", "10.0.0.1", 8001);
     first.weight = 2.0;
     first.prompt_template = Some("chatglm".to_owned());
-    assert!(client.register_instance(&first).await.unwrap());
+    assert!(client.register_instance(valid(&first)).await.unwrap());
     let listed_first = client.get_all_instances("glm-4@llm", false).await.unwrap();
     assert_eq!(listed_first.len(), 1);
     let got = &listed_first[0];
@@ -159,9 +128,9 @@ async fn every_trait_call_round_trips() {
 
     // A heartbeat for an unknown instance registers it.
     let second = ModelInstance::new("glm-4@llm", "10.0.0.2", 8001);
-    assert!(client.send_heartbeat(&second).await.unwrap());
+    assert!(client.send_heartbeat(valid(&second)).await.unwrap());
     let other = ModelInstance::new("bge@text2vec", "10.0.0.3", 8002);
-    assert!(client.register_instance(&other).await.unwrap());
+    assert!(client.register_instance(valid(&other)).await.unwrap());
     assert_eq!(client.get_all_model_instances(true).await.unwrap().len(), 3);
     assert_eq!(
         client
@@ -187,7 +156,7 @@ async fn every_trait_call_round_trips() {
     );
 
     // Deregister marks unhealthy; with remove_from_registry it deletes.
-    assert!(client.deregister_instance(&second).await.unwrap());
+    assert!(client.deregister_instance(valid(&second)).await.unwrap());
     assert_eq!(
         client
             .get_all_instances("glm-4@llm", true)
@@ -210,7 +179,7 @@ async fn every_trait_call_round_trips() {
     );
     let mut remove = second.clone();
     remove.remove_from_registry = true;
-    assert!(client.deregister_instance(&remove).await.unwrap());
+    assert!(client.deregister_instance(valid(&remove)).await.unwrap());
     assert_eq!(
         client
             .get_all_instances("glm-4@llm", false)
@@ -241,10 +210,10 @@ async fn every_trait_call_round_trips() {
         client.get_all_instances("glm-4@llm", true).await.unwrap()
     );
 
-    // An invalid instance is refused before anything is sent.
+    // An invalid instance never becomes a `ValidInstance`, so nothing can be sent.
     let invalid = ModelInstance::new("  ", "10.0.0.1", 8001);
-    let error = client.register_instance(&invalid).await.unwrap_err();
-    assert!(matches!(error, RegistryError::Invalid(_)), "{error:?}");
+    let error = ValidInstance::new(invalid).unwrap_err();
+    assert_eq!(error.field(), "model_name");
     assert!(client.servers().iter().all(|s| s.healthy));
 }
 
@@ -254,12 +223,15 @@ async fn bearer_token_is_sent_and_a_rejection_is_not_retryable() {
     let instance = ModelInstance::new("glm-4@llm", "10.0.0.1", 8001);
 
     let without = RegistryClient::new(config(&[server.url()])).unwrap();
-    let error = without.register_instance(&instance).await.unwrap_err();
+    let error = without
+        .register_instance(valid(&instance))
+        .await
+        .unwrap_err();
     assert!(!error.is_retryable(), "{error:?}");
     assert!(error.to_string().contains("401"), "{error}");
 
     let with = RegistryClient::new(config(&[server.url()]).with_token("secret")).unwrap();
-    assert!(with.register_instance(&instance).await.unwrap());
+    assert!(with.register_instance(valid(&instance)).await.unwrap());
     assert_eq!(
         with.get_all_instances("glm-4@llm", true)
             .await
@@ -274,7 +246,10 @@ async fn unreachable_servers_are_unavailable_errors() {
     let url = format!("http://127.0.0.1:{}", free_port());
     let client = RegistryClient::new(config(&[url])).unwrap();
     let instance = ModelInstance::new("glm-4@llm", "10.0.0.1", 8001);
-    let error = client.register_instance(&instance).await.unwrap_err();
+    let error = client
+        .register_instance(valid(&instance))
+        .await
+        .unwrap_err();
     assert!(error.is_retryable(), "{error:?}");
     eventually("the server is marked unhealthy", || async {
         client.servers().iter().all(|s| !s.healthy)
@@ -308,13 +283,13 @@ async fn calls_fail_over_at_once_when_one_of_two_servers_is_killed() {
     // Both servers take calls in turn.
     for port in 1..=4 {
         let instance = ModelInstance::new("glm-4@llm", "10.0.0.1", port);
-        assert!(client.register_instance(&instance).await.unwrap());
+        assert!(client.register_instance(valid(&instance)).await.unwrap());
     }
     doomed.kill();
     for port in 10..30 {
         let instance = ModelInstance::new("glm-4@llm", "10.0.0.1", port);
-        assert!(client.register_instance(&instance).await.unwrap());
-        assert!(client.send_heartbeat(&instance).await.unwrap());
+        assert!(client.register_instance(valid(&instance)).await.unwrap());
+        assert!(client.send_heartbeat(valid(&instance)).await.unwrap());
         let all = client.get_all_instances("glm-4@llm", true).await.unwrap();
         assert!(all.iter().any(|i| i.port == port));
     }
@@ -327,7 +302,7 @@ async fn calls_fail_over_at_once_when_one_of_two_servers_is_killed() {
 async fn health_checks_route_around_a_killed_server_and_back_to_a_restarted_one() {
     let first = Server::start(&[]);
     let second = Server::start(&[]);
-    let first_port = first.addr.port();
+    let first_port = first.port();
     let first_url = first.url();
     let client = RegistryClient::new(config(&[first.url(), second.url()])).unwrap();
     let instance = ModelInstance::new("glm-4@llm", "10.0.0.1", 8001);
@@ -341,7 +316,7 @@ async fn health_checks_route_around_a_killed_server_and_back_to_a_restarted_one(
     })
     .await;
     for _ in 0..10 {
-        assert!(client.send_heartbeat(&instance).await.unwrap());
+        assert!(client.send_heartbeat(valid(&instance)).await.unwrap());
     }
     let _restarted = Server::start_on(first_port, &[]);
     eventually("the restarted server is healthy again", || async {
@@ -349,17 +324,17 @@ async fn health_checks_route_around_a_killed_server_and_back_to_a_restarted_one(
     })
     .await;
     for _ in 0..10 {
-        assert!(client.send_heartbeat(&instance).await.unwrap());
+        assert!(client.send_heartbeat(valid(&instance)).await.unwrap());
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn heartbeat_task_registers_beats_reregisters_after_restart_and_deregisters() {
     let server = Server::start(&[]);
-    let port = server.addr.port();
+    let port = server.port();
     let client = Arc::new(RegistryClient::new(config(&[server.url()])).unwrap());
     let instance = ModelInstance::new("glm-4@llm", "10.0.0.7", 8001);
-    let task = WorkerRegistration::new(instance.clone())
+    let task = WorkerRegistration::new(valid(&instance))
         .with_interval(Duration::from_millis(100))
         .with_retry_delay(Duration::from_millis(50))
         .start(client.clone());
@@ -397,7 +372,7 @@ async fn heartbeat_task_outlives_a_server_that_is_not_there_yet_and_removes_on_s
     let client =
         Arc::new(RegistryClient::new(config(&[format!("http://127.0.0.1:{port}")])).unwrap());
     let instance = ModelInstance::new("bge@text2vec", "10.0.0.8", 8002);
-    let task = WorkerRegistration::new(instance.clone())
+    let task = WorkerRegistration::new(valid(&instance))
         .with_interval(Duration::from_millis(100))
         .with_retry_delay(Duration::from_millis(20))
         .with_remove_on_shutdown(true)
@@ -420,7 +395,7 @@ async fn heartbeat_task_puts_back_an_instance_an_operator_removed() {
     let server = Server::start(&[]);
     let client = Arc::new(RegistryClient::new(config(&[server.url()])).unwrap());
     let instance = ModelInstance::new("glm-4@llm", "10.0.0.9", 8003);
-    let task = WorkerRegistration::new(instance.clone())
+    let task = WorkerRegistration::new(valid(&instance))
         .with_interval(Duration::from_millis(100))
         .with_verify_interval(Some(Duration::from_millis(200)))
         .start(client.clone());
@@ -430,12 +405,12 @@ async fn heartbeat_task_puts_back_an_instance_an_operator_removed() {
     .await;
     let mut remove = instance.clone();
     remove.remove_from_registry = true;
-    client.deregister_instance(&remove).await.unwrap();
+    client.deregister_instance(valid(&remove)).await.unwrap();
     eventually("listed again", || async {
         listed(&client, &instance).await == Some(true)
     })
     .await;
-    client.deregister_instance(&instance).await.unwrap();
+    client.deregister_instance(valid(&instance)).await.unwrap();
     eventually("healthy again", || async {
         listed(&client, &instance).await == Some(true)
     })
@@ -461,14 +436,14 @@ impl Flaky {
 
 #[async_trait]
 impl ModelRegistry for Flaky {
-    async fn register_instance(&self, instance: &ModelInstance) -> Result<bool, RegistryError> {
+    async fn register_instance(&self, instance: ValidInstance) -> Result<bool, RegistryError> {
         self.trouble()?;
         self.inner.register_instance(instance).await
     }
-    async fn deregister_instance(&self, instance: &ModelInstance) -> Result<bool, RegistryError> {
+    async fn deregister_instance(&self, instance: ValidInstance) -> Result<bool, RegistryError> {
         self.inner.deregister_instance(instance).await
     }
-    async fn send_heartbeat(&self, instance: &ModelInstance) -> Result<bool, RegistryError> {
+    async fn send_heartbeat(&self, instance: ValidInstance) -> Result<bool, RegistryError> {
         self.trouble()?;
         self.inner.send_heartbeat(instance).await
     }
@@ -510,7 +485,7 @@ async fn errors_and_panics_never_end_the_heartbeat_task() {
     let instance = ModelInstance::new("glm-4@llm", "10.0.0.10", 8004);
     let task = HeartbeatTask::start(
         registry.clone(),
-        WorkerRegistration::new(instance.clone())
+        WorkerRegistration::new(valid(&instance))
             .with_interval(Duration::from_millis(20))
             .with_retry_delay(Duration::from_millis(5))
             .with_verify_interval(Some(Duration::from_millis(50))),
@@ -534,4 +509,9 @@ async fn errors_and_panics_never_end_the_heartbeat_task() {
         .await
         .unwrap();
     assert!(listed.is_empty());
+}
+
+/// The instance, validated; every instance these tests send is valid.
+fn valid(instance: &ModelInstance) -> ValidInstance {
+    ValidInstance::new(instance.clone()).expect("a valid instance")
 }

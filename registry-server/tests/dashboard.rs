@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::server::Server;
+use common::server::start;
 use common::{call, instance_body, registry, router};
 
 const SETTINGS: &str = "/api/controller/models/settings";
@@ -137,14 +137,18 @@ async fn settings_errors_are_json() {
             422,
             Some("model_name"),
         ),
-        (b"{not json", 400, None),
+        (b"{not json", 422, None),
     ];
     for (body, status, field) in cases {
         let answer = call(&router, "POST", SETTINGS, Some(body), &[]).await;
         let shown = String::from_utf8_lossy(body);
         assert_eq!(answer.status.as_u16(), status, "{shown}: {}", answer.text);
-        assert!(answer.json["error"].is_string(), "{shown}: {}", answer.text);
-        assert_eq!(answer.json["field"].as_str(), field, "{shown}");
+        assert!(
+            common::error_text(&answer.json).is_some(),
+            "{shown}: {}",
+            answer.text
+        );
+        assert_eq!(common::error_field(&answer.json), field, "{shown}");
     }
 }
 
@@ -154,7 +158,7 @@ async fn settings_errors_are_json() {
 fn settings_on_sqlite_apply_or_answer_501() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("registry.db").display());
-    let server = Server::start(&["--storage-url", &url, "--span-file", "off"], &[]);
+    let server = start(&["--storage-url", &url, "--span-file", "off"], &[]);
     let body = String::from_utf8(instance_body("m", "h", 1)).unwrap();
     assert_eq!(
         server
@@ -173,7 +177,11 @@ fn settings_on_sqlite_apply_or_answer_501() {
             assert_eq!(listed[0]["enabled"], false);
             assert_eq!(listed[0]["weight"], 3.0);
         }
-        501 => assert!(answer["error"].as_str().unwrap().contains("not supported")),
+        501 => assert!(
+            common::error_text(&answer)
+                .unwrap()
+                .contains("not supported")
+        ),
         other => panic!("unexpected status {other}: {answer}"),
     }
     let missing = r#"{"model_name":"m","host":"h","port":9,"enabled":false}"#;

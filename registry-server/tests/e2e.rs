@@ -2,12 +2,13 @@
 
 mod common;
 
-use std::io::Write as _;
+use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
 use std::process::Command;
 use std::time::Duration;
 
-use common::server::{Server, eventually, read_response, request};
+use common::server::{Server, eventually, start};
+use registry_testkit::http::Client;
 
 const BODY: &str = r#"{"model_name":"glm-4-9b-chat@llm","host":"172.17.0.2","port":8001,"weight":1.0,"check_healthy":true,"healthy":false,"enabled":true,"prompt_template":null,"last_heartbeat":null,"remove_from_registry":false}"#;
 
@@ -19,7 +20,7 @@ fn instances(server: &Server, query: &str) -> Vec<serde_json::Value> {
 
 #[test]
 fn memory_server_serves_every_route_and_exits_0_on_sigterm() {
-    let server = Server::start(&["--storage-url", "memory", "--span-file", "off"], &[]);
+    let server = start(&["--storage-url", "memory", "--span-file", "off"], &[]);
     assert_eq!(
         server.request("GET", "/api/health", None),
         (200, r#"{"status":"ok"}"#.to_owned())
@@ -43,14 +44,16 @@ fn memory_server_serves_every_route_and_exits_0_on_sigterm() {
     assert_eq!(status, 200);
     assert!(metrics.contains("registry_heartbeats_total 1"));
     let (status, body) = server.request("POST", "/api/controller/heartbeat", Some("{"));
-    assert_eq!(status, 400, "{body}");
+    assert_eq!(status, 422, "{body}");
+    let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["detail"][0]["type"], "json_invalid", "{body}");
     let status = server.terminate();
     assert_eq!(status.code(), Some(0));
 }
 
 #[test]
 fn the_checker_marks_a_silent_instance_unhealthy() {
-    let server = Server::start(
+    let server = start(
         &[
             "--storage-url",
             "memory",
@@ -79,20 +82,17 @@ fn the_checker_marks_a_silent_instance_unhealthy() {
 
 #[test]
 fn token_guards_writes_of_the_real_server() {
-    let server = Server::start(
+    let server = start(
         &["--storage-url", "memory", "--span-file", "off"],
         &[("REGISTRY_TOKEN", "s3cret")],
     );
     let (status, body) = server.request("POST", "/api/controller/models", Some(BODY));
     assert_eq!(status, 401, "{body}");
     let headers = [("Authorization", "Bearer s3cret")];
-    let (status, _) = common::server::request(
-        server.addr,
-        "POST",
-        "/api/controller/models",
-        Some(BODY),
-        &headers,
-    );
+    let (status, _) =
+        server
+            .client()
+            .request_with("POST", "/api/controller/models", Some(BODY), &headers);
     assert_eq!(status, 200);
 }
 
@@ -194,7 +194,7 @@ fn help_lists_every_setting_and_a_bad_setting_fails_to_start() {
 fn sigterm_writes_every_queued_span_before_exiting_0() {
     let dir = tempfile::tempdir().unwrap();
     let span_file = dir.path().join("nested/folder/tracer.jsonl");
-    let server = Server::start(
+    let server = start(
         &[
             "--storage-url",
             "memory",
@@ -209,13 +209,10 @@ fn sigterm_writes_every_queued_span_before_exiting_0() {
     );
     let parent = "0123456789abcdef0123456789abcdef:0123456789abcdef";
     let headers = [("DB-GPT-Trace-Span-Id", parent)];
-    let (status, _) = common::server::request(
-        server.addr,
-        "POST",
-        "/api/controller/models",
-        Some(BODY),
-        &headers,
-    );
+    let (status, _) =
+        server
+            .client()
+            .request_with("POST", "/api/controller/models", Some(BODY), &headers);
     assert_eq!(status, 200);
     server.request("POST", "/api/controller/heartbeat", Some(BODY));
     server.request(
@@ -255,7 +252,7 @@ fn refuses_connections(server: &Server) {
 
 #[test]
 fn sigterm_lets_a_request_in_flight_finish_and_exits_0() {
-    let server = Server::start(&["--storage-url", "memory", "--span-file", "off"], &[]);
+    let server = start(&["--storage-url", "memory", "--span-file", "off"], &[]);
     let mut stream = TcpStream::connect(server.addr).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
@@ -278,14 +275,18 @@ fn sigterm_lets_a_request_in_flight_finish_and_exits_0() {
     server.signal("TERM");
     refuses_connections(&server);
     stream.write_all(rest.as_bytes()).unwrap();
-    let (status, body) = read_response(&mut stream);
-    assert_eq!((status, body.as_str()), (200, "true"));
+    // The server closes the connection after this answer: it is read to its end.
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    assert!(head.starts_with("HTTP/1.1 200 "), "{answer}");
+    assert_eq!(body, "true", "{answer}");
     assert_eq!(server.wait().code(), Some(0));
 }
 
 #[test]
 fn sigterm_ends_a_long_poll_at_once_instead_of_waiting_out_its_timeout() {
-    let server = Server::start(&["--storage-url", "memory", "--span-file", "off"], &[]);
+    let server = start(&["--storage-url", "memory", "--span-file", "off"], &[]);
     assert_eq!(
         server.request("POST", "/api/controller/models", Some(BODY)),
         (200, "true".to_owned())
@@ -307,12 +308,12 @@ fn sigterm_ends_a_long_poll_at_once_instead_of_waiting_out_its_timeout() {
         }
     }
     assert_eq!(first["instances"].as_array().unwrap().len(), 1, "{first}");
-    // The poll would wait five minutes; the client gives up after 30 s (`request`'s read
-    // timeout), so an answer shows the server ended it.
-    let addr = server.addr;
+    // The poll would wait five minutes; the client gives up after 30 s (the test kit's
+    // client timeout), so an answer shows the server ended it.
+    let client = Client::new(server.addr);
     let watcher = std::thread::spawn(move || {
         let path = format!("/api/controller/watch?index={index}&timeout=5m");
-        request(addr, "GET", &path, None, &[])
+        client.request("GET", &path, None)
     });
     let in_flight = "registry_http_requests_in_flight{route=\"watch\"}";
     eventually(Duration::from_secs(30), || {

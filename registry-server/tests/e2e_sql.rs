@@ -1,7 +1,8 @@
 //! End-to-end over SQL storage: the real binary on SQLite, and on PostgreSQL and MariaDB when
-//! the backend's feature is on, at `REGISTRY_TEST_POSTGRES_URL` / `REGISTRY_TEST_MYSQL_URL`
-//! (default `postgres://postgres@127.0.0.1:5432/test`, `mysql://root@127.0.0.1:3306/test`).
-//! An unreachable database is skipped with a note, except when `CI=true`, where it fails.
+//! the backend's feature is on, each test on a fresh database of its own (the test kit's,
+//! found through `REGISTRY_TEST_POSTGRES_URL` / `REGISTRY_TEST_MYSQL_URL`), so no server's
+//! checker sweeps another test's rows. An unreachable database is skipped with a note, except
+//! when `CI=true` or its variable is set, where it fails.
 //! Waiting at start for a database that is not up (`--storage-wait`) is tested against a port
 //! where nothing listens, with the PostgreSQL feature on.
 
@@ -11,8 +12,10 @@ use std::net::TcpListener;
 use std::process::Command;
 use std::time::Duration;
 
-use common::proxy::Proxy;
-use common::server::{Server, Starting, eventually};
+use common::server::{Server, Starting, eventually, spawn, start};
+use registry_testkit::database::{self, Backend};
+use registry_testkit::fresh::FreshDatabase;
+use registry_testkit::proxy::Proxy;
 use serde_json::Value;
 
 fn body(model: &str, port: u16) -> String {
@@ -27,7 +30,7 @@ fn listing(server: &Server, query: &str) -> Vec<Value> {
     serde_json::from_str(&text).unwrap()
 }
 
-/// A model name no other test or run uses, so tests can share one database.
+/// A model name no other test or run uses.
 fn unique_model() -> String {
     format!("e2e-{}-{}@llm", std::process::id(), fastrand::u64(..))
 }
@@ -35,7 +38,7 @@ fn unique_model() -> String {
 /// Register, heartbeat, list, deregister, restart on the same database, remove.
 fn scenario(url: &str) {
     let model = unique_model();
-    let server = Server::start(&["--storage-url", url, "--span-file", "off"], &[]);
+    let server = start(&["--storage-url", url, "--span-file", "off"], &[]);
     for port in [8001, 8002] {
         assert_eq!(
             server.request("POST", "/api/controller/models", Some(&body(&model, port))),
@@ -61,7 +64,7 @@ fn scenario(url: &str) {
     );
     assert_eq!(server.terminate().code(), Some(0));
 
-    let server = Server::start(&["--storage-url", url, "--span-file", "off"], &[]);
+    let server = start(&["--storage-url", url, "--span-file", "off"], &[]);
     let kept = listing(&server, &format!("model_name={model}"));
     assert_eq!(kept.len(), 3, "instances survive a restart");
     assert!(
@@ -145,75 +148,40 @@ fn an_unreachable_database_fails_start_up_with_a_clear_error() {
     }
 }
 
-/// The URL of an external database to test against: the variable's value, or the usual local
-/// default. `None`, with a note, when this build lacks the backend (the features choose the
-/// backends a run covers) or when nothing answers at the URL; except that with `CI=true` an
-/// unreachable database is a failure.
-fn external(var: &str, default_url: &str, compiled: bool) -> Option<String> {
+/// A fresh database on an external server, or `None`, with a note, when this build lacks the
+/// backend (the features choose the backends a run covers) or the test kit's policy skips it.
+fn external(backend: Backend, compiled: bool) -> Option<FreshDatabase> {
     if !compiled {
-        eprintln!("note: skipping {var}: this build lacks the backend's feature");
+        eprintln!(
+            "note: skipping {}: this build lacks the backend's feature",
+            backend.feature()
+        );
         return None;
     }
-    let url = std::env::var(var).unwrap_or_else(|_| default_url.to_owned());
-    if reachable(&url) {
-        return Some(url);
-    }
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    assert!(!ci, "CI=true requires a database at {var} ({url})");
-    eprintln!("note: skipping: no database answers at {var} ({url})");
-    None
+    FreshDatabase::new(backend)
 }
-
-fn reachable(url: &str) -> bool {
-    use std::net::{TcpStream, ToSocketAddrs};
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let location = rest.rsplit_once('@').map_or(rest, |(_, location)| location);
-    let host_port = location.split(['/', '?']).next().unwrap_or(location);
-    host_port
-        .to_socket_addrs()
-        .ok()
-        .and_then(|mut addrs| addrs.next())
-        .is_some_and(|addr| TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_ok())
-}
-
-const POSTGRES: (&str, &str) = (
-    "REGISTRY_TEST_POSTGRES_URL",
-    "postgres://postgres@127.0.0.1:5432/test",
-);
-const MYSQL: (&str, &str) = (
-    "REGISTRY_TEST_MYSQL_URL",
-    "mysql://root@127.0.0.1:3306/test",
-);
 
 #[test]
 fn postgres_serves_and_persists() {
-    if let Some(url) = external(POSTGRES.0, POSTGRES.1, cfg!(feature = "postgres")) {
-        scenario(&url);
+    if let Some(db) = external(Backend::Postgres, cfg!(feature = "postgres")) {
+        scenario(db.url());
     }
 }
 
 #[test]
 fn mariadb_serves_and_persists() {
-    if let Some(url) = external(MYSQL.0, MYSQL.1, cfg!(feature = "mysql")) {
-        scenario(&url);
+    if let Some(db) = external(Backend::Mysql, cfg!(feature = "mysql")) {
+        scenario(db.url());
     }
 }
 
 /// The database goes away mid-run: writes and reads answer 503 JSON (within the pool timeout,
 /// not hanging), health stays up, and service comes back by itself with the database.
 fn outage(url: &str) {
-    let (scheme, rest) = url.split_once("://").unwrap();
-    let (credentials, location) = rest.rsplit_once('@').map_or(("", rest), |(c, l)| (c, l));
-    let (host_port, path) = location.split_once('/').unwrap_or((location, ""));
-    let proxy = Proxy::start(host_port);
-    let at = if credentials.is_empty() {
-        String::new()
-    } else {
-        format!("{credentials}@")
-    };
-    let proxied = format!("{scheme}://{at}{}/{path}", proxy.addr);
+    let proxy = Proxy::for_url(url);
+    let proxied = proxy.url(url);
     let model = unique_model();
-    let server = Server::start(
+    let server = start(
         &[
             "--storage-url",
             &proxied,
@@ -237,7 +205,7 @@ fn outage(url: &str) {
     let (status, text) =
         server.request("POST", "/api/controller/heartbeat", Some(&body(&model, 1)));
     assert_eq!(status, 503, "{text}");
-    assert!(serde_json::from_str::<Value>(&text).unwrap()["error"].is_string());
+    assert!(serde_json::from_str::<Value>(&text).unwrap()["detail"].is_string());
     assert_eq!(
         server
             .request(
@@ -266,15 +234,15 @@ fn outage(url: &str) {
 
 #[test]
 fn postgres_outage_answers_503_and_recovers() {
-    if let Some(url) = external(POSTGRES.0, POSTGRES.1, cfg!(feature = "postgres")) {
-        outage(&url);
+    if let Some(db) = external(Backend::Postgres, cfg!(feature = "postgres")) {
+        outage(db.url());
     }
 }
 
 #[test]
 fn mariadb_outage_answers_503_and_recovers() {
-    if let Some(url) = external(MYSQL.0, MYSQL.1, cfg!(feature = "mysql")) {
-        outage(&url);
+    if let Some(db) = external(Backend::Mysql, cfg!(feature = "mysql")) {
+        outage(db.url());
     }
 }
 
@@ -300,7 +268,7 @@ const RETRYING: &str = "storage unavailable, retrying";
 
 /// Starts the server on the database at `url`, waiting at most `storage_wait` for it.
 fn start_waiting(url: &str, storage_wait: &str) -> Starting {
-    Starting::spawn(
+    spawn(
         &[
             "--storage-url",
             url,
@@ -386,23 +354,15 @@ fn sigterm_while_waiting_for_the_database_exits_0() {
 /// starts listening on the port the server was refused on.
 #[test]
 fn a_database_that_comes_up_during_the_storage_wait_is_used() {
-    let Some(url) = external(POSTGRES.0, POSTGRES.1, cfg!(feature = "postgres")) else {
+    let Some(db) = external(Backend::Postgres, cfg!(feature = "postgres")) else {
         return;
     };
-    let (scheme, rest) = url.split_once("://").unwrap();
-    let (credentials, location) = rest.rsplit_once('@').map_or(("", rest), |(c, l)| (c, l));
-    let (host_port, path) = location.split_once('/').unwrap_or((location, ""));
-    let at = if credentials.is_empty() {
-        String::new()
-    } else {
-        format!("{credentials}@")
-    };
     let port = free_port();
-    let forwarded = format!("{scheme}://{at}127.0.0.1:{port}/{path}");
+    let forwarded = database::with_address(db.url(), ([127, 0, 0, 1], port).into());
     // One connection: the pool then never opens one in the background. A PostgreSQL
     // connection still being opened (TLS) when the process exits can crash in OpenSSL's exit
     // handler, which this test is not about.
-    let mut starting = Starting::spawn(
+    let mut starting = spawn(
         &[
             "--storage-url",
             &forwarded,
@@ -419,7 +379,8 @@ fn a_database_that_comes_up_during_the_storage_wait_is_used() {
     );
     starting.wait_for_log(RETRYING, Duration::from_secs(60));
     let listener = TcpListener::bind(("127.0.0.1", port)).expect("the port was taken meanwhile");
-    let _proxy = Proxy::listen(listener, host_port);
+    let database = database::server_address(db.url()).expect("the database's address");
+    let _proxy = Proxy::listen(listener, database);
     let server = starting.listening(Duration::from_secs(60));
     let model = unique_model();
     assert_eq!(

@@ -5,11 +5,12 @@ mod common;
 
 use std::sync::Arc;
 
-use axum::http::StatusCode;
-use common::{call, instance_body, register, registry, router};
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use common::{call, error_field, error_text, instance_body, register, registry, router};
 use registry_core::{InstanceStorage, ModelRegistry, StorageModelRegistry};
 use registry_server::{AppState, DEFAULT_BODY_LIMIT, app};
-use serde_json::Value;
+use tower::ServiceExt as _;
 
 const MODELS: &str = "/api/controller/models";
 
@@ -24,12 +25,8 @@ async fn rejects(body: &[u8], status: StatusCode, field: Option<&str>) {
         let answer = call(&app, "POST", path, Some(body), &[]).await;
         let shown = String::from_utf8_lossy(&body[..body.len().min(80)]).into_owned();
         assert_eq!(answer.status, status, "{path} {shown}: {}", answer.text);
-        assert!(answer.json["error"].is_string(), "{}", answer.text);
-        assert_eq!(
-            answer.json.get("field").and_then(Value::as_str),
-            field,
-            "{shown}"
-        );
+        assert!(error_text(&answer.json).is_some(), "{}", answer.text);
+        assert_eq!(error_field(&answer.json), field, "{shown}");
         assert_eq!(answer.headers["content-type"], "application/json");
     }
     let mut after = registry.get_all_model_instances(false).await.unwrap();
@@ -43,9 +40,10 @@ async fn rejects(body: &[u8], status: StatusCode, field: Option<&str>) {
 #[tokio::test]
 async fn bad_bodies_get_a_4xx_naming_the_field_and_change_nothing() {
     let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
-    rejects(b"{\"model_name\": ", StatusCode::BAD_REQUEST, None).await;
-    rejects(b"not json", StatusCode::BAD_REQUEST, None).await;
-    rejects(b"", StatusCode::BAD_REQUEST, None).await;
+    // Not JSON, or no body: 422, as DB-GPT's FastAPI answers.
+    rejects(b"{\"model_name\": ", unprocessable, None).await;
+    rejects(b"not json", unprocessable, None).await;
+    rejects(b"", unprocessable, None).await;
     rejects(b"[]", unprocessable, None).await;
     rejects(
         br#"{"host":"h","port":1}"#,
@@ -158,11 +156,7 @@ async fn bad_queries_get_a_4xx_naming_the_field() {
     ] {
         let answer = call(&app, "DELETE", uri, None, &[]).await;
         assert!(answer.status.is_client_error(), "{uri}: {}", answer.status);
-        assert_eq!(
-            answer.json.get("field").and_then(Value::as_str),
-            field,
-            "{uri}"
-        );
+        assert_eq!(error_field(&answer.json), field, "{uri}");
     }
     let answer = call(
         &app,
@@ -172,7 +166,7 @@ async fn bad_queries_get_a_4xx_naming_the_field() {
         &[],
     )
     .await;
-    assert_eq!(answer.json["field"], "healthy_only");
+    assert_eq!(error_field(&answer.json), Some("healthy_only"));
     assert!(
         registry
             .get_all_instances("m@llm", true)
@@ -199,7 +193,7 @@ async fn writes_need_the_token_when_one_is_set_and_reads_do_not() {
     ] {
         let answer = call(&app, method, uri, body, &[]).await;
         assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{method} {uri}");
-        assert!(answer.json["error"].is_string());
+        assert!(answer.json["detail"].is_string());
         assert_eq!(answer.headers["www-authenticate"], "Bearer");
         let wrong = call(&app, method, uri, body, &[("authorization", "Bearer nope")]).await;
         assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
@@ -234,10 +228,29 @@ async fn unknown_paths_and_methods_answer_json() {
     let app = router(&registry(), None, DEFAULT_BODY_LIMIT);
     let answer = call(&app, "GET", "/api/nothing", None, &[]).await;
     assert_eq!(answer.status, StatusCode::NOT_FOUND);
-    assert!(answer.json["error"].is_string());
+    assert_eq!(answer.json, serde_json::json!({"detail": "Not Found"}));
     let answer = call(&app, "PUT", MODELS, None, &[]).await;
     assert_eq!(answer.status, StatusCode::METHOD_NOT_ALLOWED);
-    assert!(answer.json["error"].is_string());
+    assert_eq!(
+        answer.json,
+        serde_json::json!({"detail": "Method Not Allowed"})
+    );
+    // A served path with a trailing slash is redirected to the path without it, as DB-GPT's
+    // Starlette does; an unserved one is still 404.
+    let request = Request::builder()
+        .method("GET")
+        .uri("/api/controller/models/?model_name=m")
+        .header("host", "registry.example:8000")
+        .body(Body::empty())
+        .unwrap();
+    let answer = app.clone().oneshot(request).await.unwrap();
+    assert_eq!(answer.status(), StatusCode::TEMPORARY_REDIRECT);
+    assert_eq!(
+        answer.headers()["location"],
+        "http://registry.example:8000/api/controller/models?model_name=m"
+    );
+    let answer = call(&app, "GET", "/api/nothing/", None, &[]).await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
@@ -263,12 +276,7 @@ async fn a_storage_that_is_down_gives_503_json_and_health_and_metrics_still_answ
             StatusCode::SERVICE_UNAVAILABLE,
             "{method} {uri}"
         );
-        assert!(
-            answer.json["error"]
-                .as_str()
-                .unwrap()
-                .contains("unavailable")
-        );
+        assert!(error_text(&answer.json).unwrap().contains("unavailable"));
         assert_eq!(answer.headers["retry-after"], "1");
     }
     assert_eq!(
@@ -321,10 +329,18 @@ mod down {
     }
 
     impl InstanceStorage for Down {
-        fn register(&self, _: &ModelInstance, _: DateTime<Utc>) -> Result<(), StorageError> {
+        fn register(
+            &self,
+            _: &registry_core::ValidInstance,
+            _: DateTime<Utc>,
+        ) -> Result<(), StorageError> {
             down()
         }
-        fn heartbeat(&self, _: &ModelInstance, _: DateTime<Utc>) -> Result<(), StorageError> {
+        fn heartbeat(
+            &self,
+            _: &registry_core::ValidInstance,
+            _: DateTime<Utc>,
+        ) -> Result<(), StorageError> {
             down()
         }
         fn deregister(&self, _: &ModelInstanceIdentifier, _: bool) -> Result<(), StorageError> {

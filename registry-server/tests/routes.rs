@@ -248,14 +248,60 @@ async fn openai_models_lists_models_with_a_selectable_instance_once() {
         &[],
     );
     assert_eq!(drained.await.status, StatusCode::OK);
+    // As DB-GPT's API server: the `@type` is stripped, a model served as several types is
+    // listed once, and only llm, text2vec and reranker workers are models.
+    register(&app, "a@text2vec", "h", 6).await;
+    register(&app, "bge@reranker", "h", 7).await;
+    register(&app, "WorkerManager@service", "h", 8).await;
+    register(&app, "odd@llm@llm", "h", 9).await;
     let answer = call(&app, "GET", "/v1/models", None, &[]).await;
     assert_eq!(answer.status, StatusCode::OK);
     assert_eq!(answer.json["object"], "list");
     let data = answer.json["data"].as_array().unwrap();
-    assert_eq!(data.len(), 1, "{data:?}");
-    assert_eq!(data[0]["id"], "a@llm");
-    assert_eq!(data[0]["object"], "model");
-    assert_eq!(data[0]["instances"], 2);
+    let ids: Vec<&str> = data
+        .iter()
+        .map(|card| card["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["a", "bge"], "{data:?}");
+    let card = &data[0];
+    assert_eq!(card["object"], "model");
+    assert_eq!(card["owned_by"], "DB-GPT");
+    assert_eq!(card["root"], "a");
+    assert!(card["parent"].is_null());
+    let permission = &card["permission"].as_array().unwrap()[..];
+    assert_eq!(permission.len(), 1);
+    assert_eq!(permission[0]["object"], "model_permission");
+    assert_eq!(permission[0]["created"], card["created"]);
+    assert_eq!(permission[0]["allow_sampling"], true);
+    assert_eq!(permission[0]["allow_fine_tuning"], false);
+    assert_eq!(permission[0]["organization"], "*");
+    // DB-GPT's field order, card and permission.
+    let order = |from: &str, keys: &[&str]| {
+        let text = &answer.text[answer.text.find(from).unwrap()..];
+        let at: Vec<usize> = keys
+            .iter()
+            .map(|key| text.find(&format!("\"{key}\":")).unwrap())
+            .collect();
+        assert!(
+            at.windows(2).all(|pair| pair[0] < pair[1]),
+            "{keys:?} in {}",
+            answer.text
+        );
+    };
+    let card_keys = ["id", "object", "created", "owned_by", "root", "parent"];
+    order("\"data\":", &[&card_keys[..], &["permission"]].concat());
+    let permission_keys = [
+        "allow_create_engine",
+        "allow_sampling",
+        "allow_logprobs",
+        "allow_search_indices",
+        "allow_view",
+        "allow_fine_tuning",
+        "organization",
+        "group",
+        "is_blocking",
+    ];
+    order("\"permission\":", &permission_keys);
 }
 
 #[tokio::test]
@@ -281,7 +327,7 @@ async fn metrics_count_requests_instances_and_heartbeats() {
     );
     for line in [
         "registry_http_requests_total{route=\"heartbeat\",status=\"200\"} 1",
-        "registry_http_requests_total{route=\"heartbeat\",status=\"400\"} 1",
+        "registry_http_requests_total{route=\"heartbeat\",status=\"422\"} 1",
         "registry_http_request_duration_seconds_count{route=\"heartbeat\"} 2",
         "registry_instances{state=\"healthy\"} 1",
         "registry_instances{state=\"unhealthy\"} 0",

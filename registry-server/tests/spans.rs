@@ -97,7 +97,7 @@ async fn deregister_uses_dbgpts_operation_name_and_a_request_without_header_star
 }
 
 #[tokio::test]
-async fn heartbeat_and_health_are_not_traced_but_other_requests_are() {
+async fn only_api_paths_are_traced_and_not_heartbeats_health_or_our_own_endpoints() {
     let (app, container, memory) = traced();
     call(
         &app,
@@ -107,7 +107,15 @@ async fn heartbeat_and_health_are_not_traced_but_other_requests_are() {
         &[],
     )
     .await;
-    call(&app, "GET", "/api/health", None, &[]).await;
+    for path in [
+        "/api/health",
+        "/v1/models",
+        "/metrics",
+        "/api/traces",
+        "/nope",
+    ] {
+        call(&app, "GET", path, None, &[]).await;
+    }
     container.flush().unwrap();
     assert!(memory.is_empty(), "{:?}", memory.spans());
     call(
@@ -118,13 +126,65 @@ async fn heartbeat_and_health_are_not_traced_but_other_requests_are() {
         &[("DB-GPT-Trace-Span-Id", "garbage")],
     )
     .await;
-    call(&app, "GET", "/v1/models", None, &[]).await;
+    // DB-GPT traces an `/api` path it does not serve, its path percent-decoded.
+    let unknown = call(&app, "GET", "/api/no%20such", None, &[]).await;
+    assert_eq!(unknown.status, 404);
     container.flush().unwrap();
     let spans = memory.spans();
-    assert_eq!(ended(&spans, "DB-GPT-ModelController").len(), 2);
+    let requests = ended(&spans, "DB-GPT-ModelController");
+    assert_eq!(requests.len(), 2);
     assert!(
         spans.iter().all(|s| s.parent_span_id.is_none()),
         "an invalid header starts a new trace"
+    );
+    let paths: Vec<_> = requests
+        .iter()
+        .map(|s| serde_json::Value::Object(s.metadata.clone().unwrap()))
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            serde_json::json!({"path": "/api/controller/models"}),
+            serde_json::json!({"path": "/api/no such"})
+        ],
+        "the request span's metadata is the path alone"
+    );
+}
+
+#[tokio::test]
+async fn the_header_is_read_as_dbgpt_reads_it_short_hex_attaches_and_uuids_do_not() {
+    let (app, container, memory) = traced();
+    let uuids = "1c4c2b36-7bb5-4a3a-9a3d-6a1f2f0b8e11:2b8f6e0a-3c1d-4e5f-8a9b-0c1d2e3f4a5b";
+    for header in ["abc:def", uuids] {
+        call(
+            &app,
+            "GET",
+            "/api/controller/models",
+            None,
+            &[("DB-GPT-Trace-Span-Id", header)],
+        )
+        .await;
+    }
+    container.flush().unwrap();
+    let requests = ended(&memory.spans(), "DB-GPT-ModelController");
+    assert_eq!(requests[0].parent_span_id.as_deref(), Some("abc:def"));
+    assert_eq!(requests[0].trace_id, "abc");
+    assert_eq!(requests[1].parent_span_id, None);
+    assert_eq!(requests[1].trace_id.len(), 32);
+}
+
+#[tokio::test]
+async fn register_metadata_keeps_dbgpts_field_order_and_leaves_out_last_heartbeat() {
+    let (app, container, memory) = traced();
+    let body = instance_body("m@llm", "h", 1);
+    call(&app, "POST", "/api/controller/models", Some(&body), &[]).await;
+    container.flush().unwrap();
+    let register = ended(&memory.spans(), "dbgpt.model.controller.register_instance");
+    let line = register[0].to_json_line();
+    let metadata = &line[line.find(r#""metadata": "#).unwrap()..];
+    assert_eq!(
+        metadata,
+        r#""metadata": {"model_name": "m@llm", "host": "h", "port": 1, "weight": 1.0, "check_healthy": true, "healthy": false, "enabled": true, "remove_from_registry": false}}"#
     );
 }
 

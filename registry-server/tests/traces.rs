@@ -83,12 +83,11 @@ async fn limits_unknown_traces_and_no_tracing() {
     assert_eq!(one.json.as_array().unwrap().len(), 1);
     let bad = call(&router, "GET", "/api/traces?limit=many", None, &[]).await;
     assert_eq!(bad.status, 422);
-    assert_eq!(bad.json["field"], "limit");
+    assert_eq!(common::error_field(&bad.json), Some("limit"));
     let missing = call(&router, "GET", "/api/traces/no-such-trace", None, &[]).await;
     assert_eq!(missing.status, 404);
     assert!(
-        missing.json["error"]
-            .as_str()
+        common::error_text(&missing.json)
             .unwrap()
             .contains("no-such-trace")
     );

@@ -5,9 +5,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::server::{Server, request};
+use common::server::start;
 use common::{call, instance_body, registry, router};
 use registry_server::{AppState, app};
+use registry_testkit::http::Client;
 
 #[tokio::test]
 async fn first_watch_answers_at_once_with_index_and_header() {
@@ -80,7 +81,7 @@ async fn bad_index_or_timeout_is_422() {
     ] {
         let answer = call(&router, "GET", uri, None, &[]).await;
         assert_eq!(answer.status, 422, "{uri}: {}", answer.text);
-        assert_eq!(answer.json["field"], field, "{uri}");
+        assert_eq!(common::error_field(&answer.json), Some(field), "{uri}");
     }
 }
 
@@ -118,16 +119,16 @@ async fn a_waiting_watch_wakes_on_a_write() {
 /// The watch names a 20 s timeout; answering with a new index shows it did not wait it out.
 #[test]
 fn a_client_of_the_real_server_sees_a_registration_without_waiting_out_the_poll() {
-    let server = Server::start(&["--storage-url", "memory", "--span-file", "off"], &[]);
+    let server = start(&["--storage-url", "memory", "--span-file", "off"], &[]);
     let (status, body) = server.request("GET", "/api/controller/watch", None);
     assert_eq!(status, 200, "{body}");
     let index = serde_json::from_str::<serde_json::Value>(&body).unwrap()["index"]
         .as_u64()
         .unwrap();
-    let addr = server.addr;
+    let client = Client::new(server.addr);
     let watcher = std::thread::spawn(move || {
         let path = format!("/api/controller/watch?index={index}&timeout=20s");
-        let answer = request(addr, "GET", &path, None, &[]);
+        let answer = client.request("GET", &path, None);
         (answer, Instant::now())
     });
     std::thread::sleep(Duration::from_millis(200));

@@ -1,5 +1,6 @@
-//! The byte-level details of DB-GPT's JSON-lines format: its time format and the separators
-//! Python's `json.dumps` writes (`", "` between items, `": "` after a key).
+//! The byte-level details of DB-GPT's JSON-lines format: its time format, the separators
+//! Python's `json.dumps` writes (`", "` between items, `": "` after a key) and the way Python
+//! writes a float (`1.0`, `1e-05`, `1e+16`).
 
 use chrono::{Datelike, NaiveDateTime, Timelike};
 use serde_json::ser::Formatter;
@@ -66,8 +67,8 @@ pub fn parse_span_time(s: &str) -> Option<NaiveDateTime> {
         .ok()
 }
 
-/// A `serde_json` formatter that writes Python's `json.dumps` separators, so that our lines are
-/// byte-for-byte what DB-GPT writes for the same span.
+/// A `serde_json` formatter that writes Python's `json.dumps` separators and floats, so that our
+/// lines are byte-for-byte what DB-GPT writes for the same span.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct PythonFormatter;
 
@@ -90,5 +91,120 @@ impl Formatter for PythonFormatter {
 
     fn begin_object_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
         w.write_all(b": ")
+    }
+
+    fn write_f64<W: ?Sized + io::Write>(&mut self, w: &mut W, value: f64) -> io::Result<()> {
+        w.write_all(python_float_repr(value).as_bytes())
+    }
+
+    fn write_f32<W: ?Sized + io::Write>(&mut self, w: &mut W, value: f32) -> io::Result<()> {
+        // Python has only doubles; a single-precision value is written as the double it is.
+        self.write_f64(w, f64::from(value))
+    }
+}
+
+/// A finite float as Python's `repr` writes it, which is what `json.dumps` writes: the shortest
+/// digits that read back to the same value (as Rust finds them too), in positional notation
+/// with at least one digit after the point when the decimal point falls within 16 digits of
+/// the first one and not more than 4 places before it, else in scientific notation with a
+/// signed exponent of at least two digits (`1e-05`, `1.5e+16`).
+///
+/// JSON has no infinities or NaN, and `serde_json` values hold none; they are written as
+/// Python would (`Infinity`, `-Infinity`, `NaN`) should one come through a custom type.
+pub(crate) fn python_float_repr(value: f64) -> String {
+    if value.is_nan() {
+        return "NaN".to_owned();
+    }
+    if value.is_infinite() {
+        return if value > 0.0 { "Infinity" } else { "-Infinity" }.to_owned();
+    }
+    // `{:e}` writes the shortest round-trip digits as `d[.ddd]e[-]x`.
+    let scientific = format!("{value:e}");
+    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    let (sign, mantissa) = match mantissa.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", mantissa),
+    };
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    // Where the decimal point falls relative to the first digit, as Python's `decpt`.
+    let point = exponent + 1;
+    let mut out = String::with_capacity(digits.len() + 8);
+    out.push_str(sign);
+    if -4 < point && point <= 16 {
+        let point = point as usize;
+        if exponent < 0 {
+            out.push_str("0.");
+            out.extend(std::iter::repeat_n('0', (-exponent - 1) as usize));
+            out.push_str(&digits);
+        } else if point >= digits.len() {
+            out.push_str(&digits);
+            out.extend(std::iter::repeat_n('0', point - digits.len()));
+            out.push_str(".0");
+        } else {
+            out.push_str(&digits[..point]);
+            out.push('.');
+            out.push_str(&digits[point..]);
+        }
+    } else {
+        out.push_str(&digits[..1]);
+        if digits.len() > 1 {
+            out.push('.');
+            out.push_str(&digits[1..]);
+        }
+        out.push('e');
+        out.push(if exponent < 0 { '-' } else { '+' });
+        out.push_str(&format!("{:02}", exponent.unsigned_abs()));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{PythonFormatter, python_float_repr};
+    use serde::Serialize;
+
+    /// Pairs of a value and what Python's `json.dumps` writes for it.
+    const PYTHON_FLOATS: &[(f64, &str)] = &[
+        (1.0, "1.0"),
+        (-0.0, "-0.0"),
+        (0.0, "0.0"),
+        (1e-05, "1e-05"),
+        (1e16, "1e+16"),
+        (1.5e16, "1.5e+16"),
+        (1e15, "1000000000000000.0"),
+        (123_456_789_012_345_680.0, "1.2345678901234568e+17"),
+        (0.0001, "0.0001"),
+        (0.00012345, "0.00012345"),
+        (2.5, "2.5"),
+        (-3.75e-7, "-3.75e-07"),
+        (f64::MAX, "1.7976931348623157e+308"),
+        (5e-324, "5e-324"),
+        (0.1, "0.1"),
+        (1.0 / 3.0, "0.3333333333333333"),
+        (100.0, "100.0"),
+        (1e22, "1e+22"),
+        (12345.678, "12345.678"),
+    ];
+
+    #[test]
+    fn floats_are_written_as_python_writes_them() {
+        for &(value, python) in PYTHON_FLOATS {
+            assert_eq!(python_float_repr(value), python, "{value:e}");
+        }
+        assert_eq!(python_float_repr(f64::NAN), "NaN");
+        assert_eq!(python_float_repr(f64::NEG_INFINITY), "-Infinity");
+    }
+
+    #[test]
+    fn the_formatter_writes_python_separators_and_floats() {
+        let value = serde_json::json!({"w": 1.0, "list": [1e-05, 2], "n": 3});
+        let mut out = Vec::new();
+        let mut ser = serde_json::Serializer::with_formatter(&mut out, PythonFormatter);
+        value.serialize(&mut ser).expect("json");
+        assert_eq!(
+            String::from_utf8(out).expect("utf8"),
+            r#"{"w": 1.0, "list": [1e-05, 2], "n": 3}"#
+        );
     }
 }

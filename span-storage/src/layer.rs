@@ -92,10 +92,8 @@ where
             .operation_name
             .take()
             .unwrap_or_else(|| attrs.metadata().name().to_owned());
-        let mut record = match parent {
-            Some(parent) => Span::new_child(&parent, span_type, name),
-            None => Span::new_root(span_type, name),
-        };
+        // A header-given parent passed DB-GPT's rule already; a recorded one is ours.
+        let mut record = Span::from_header(parent.as_deref(), span_type, name);
         if !fields.metadata.is_empty() {
             record.metadata = Some(fields.metadata);
         }

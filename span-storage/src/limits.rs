@@ -27,7 +27,7 @@ pub struct MetadataLimits {
     /// its first bytes (cut at a character boundary) followed by `…[truncated N bytes]`.
     pub max_value_bytes: usize,
     /// The most bytes of the whole metadata as JSON, roughly (default 16 KiB). Entries are kept
-    /// in key order while they fit; the rest are dropped and counted under the key
+    /// in the order they were set while they fit; the rest are dropped and counted under the key
     /// [`METADATA_TRUNCATED_KEY`].
     pub max_total_bytes: usize,
 }

@@ -1,5 +1,6 @@
 //! The span record, its ids and its JSON-lines form.
 
+use crate::clean::ObjectWithoutNulls;
 use crate::format::{PythonFormatter, TIME_LEN, format_span_time, format_time, parse_span_time};
 use chrono::NaiveDateTime;
 use serde::ser::{SerializeStruct, Serializer};
@@ -76,7 +77,9 @@ pub struct Span {
     pub start_time: NaiveDateTime,
     /// When the span ended; `None` in a start record.
     pub end_time: Option<NaiveDateTime>,
-    /// Free-form metadata; `None` and an empty object are both written as `null`.
+    /// Free-form metadata, its keys in the order they were set; `None` and an empty object are
+    /// both written as `null`, and nulls inside are left out of the written form, as DB-GPT
+    /// writes them.
     pub metadata: Option<Metadata>,
 }
 
@@ -150,7 +153,7 @@ impl Span {
 
     /// A new child of the span whose id is `parent_span_id`, started now. The trace id is the
     /// parent id's prefix (before `:`), as in DB-GPT. An invalid parent id (see
-    /// [`is_valid_span_id`]) gives a new root span instead, so a bad header cannot corrupt a trace.
+    /// [`is_valid_span_id`]) gives a new root span instead, so a bad id cannot corrupt a trace.
     pub fn new_child(
         parent_span_id: &str,
         span_type: SpanType,
@@ -189,15 +192,27 @@ impl Span {
     }
 
     /// A child of the span named by an incoming [`TRACE_HEADER`](crate::TRACE_HEADER) value,
-    /// or a new root when the header is absent or invalid.
+    /// or a new root when the header is absent or DB-GPT would not accept it (see
+    /// [`parse_trace_header`](crate::parse_trace_header)). As in DB-GPT, the parent id is the
+    /// value as it came and the trace id is what precedes its `:`.
     pub fn from_header(
         header: Option<&str>,
         span_type: SpanType,
         operation_name: impl Into<String>,
     ) -> Self {
-        match header.and_then(crate::parse_trace_header) {
-            Some(parent) => Self::new_child(parent, span_type, operation_name),
-            None => Self::new_root(span_type, operation_name),
+        let Some(parent) = header.and_then(crate::parse_trace_header) else {
+            return Self::new_root(span_type, operation_name);
+        };
+        let trace_id = parent.split_once(':').map_or(parent, |(t, _)| t).to_owned();
+        Self {
+            span_type,
+            span_id: new_span_id(&trace_id),
+            trace_id,
+            parent_span_id: Some(parent.to_owned()),
+            operation_name: operation_name.into(),
+            start_time: now_local(),
+            end_time: None,
+            metadata: None,
         }
     }
 
@@ -278,7 +293,7 @@ impl Span {
         match self.metadata.as_ref().filter(|m| !m.is_empty()) {
             Some(metadata) => {
                 let mut ser = serde_json::Serializer::with_formatter(&mut *out, PythonFormatter);
-                metadata.serialize(&mut ser)?;
+                ObjectWithoutNulls(metadata).serialize(&mut ser)?;
             }
             None => out.extend_from_slice(b"null"),
         }
@@ -351,7 +366,7 @@ impl Serialize for Span {
         st.serialize_field("start_time", &Time(&self.start_time))?;
         st.serialize_field("end_time", &self.end_time.as_ref().map(Time))?;
         let metadata = self.metadata.as_ref().filter(|m| !m.is_empty());
-        st.serialize_field("metadata", &metadata)?;
+        st.serialize_field("metadata", &metadata.map(ObjectWithoutNulls))?;
         st.end()
     }
 }

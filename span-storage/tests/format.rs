@@ -11,7 +11,7 @@ use span_storage::{
 const DBGPT_LINES: &[&str] = &[
     r#"{"span_type": "chat", "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736", "span_id": "4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7", "parent_span_id": null, "operation_name": "get_chat_instance", "start_time": "2024-01-01 12:00:00.123", "end_time": null, "metadata": {"chat_mode": "chat_normal", "model_name": "glm-4-9b-chat"}}"#,
     r#"{"span_type": "run", "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736", "span_id": "4bf92f3577b34da6a3ce929d0e0e4736:b7ad6b7169203331", "parent_span_id": "4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7", "operation_name": "dbgpt.model.controller.register_instance", "start_time": "2024-01-01 12:00:00.200", "end_time": "2024-01-01 12:00:01.005", "metadata": null}"#,
-    r#"{"span_type": "base", "trace_id": "0af7651916cd43dd8448eb211c80319c", "span_id": "0af7651916cd43dd8448eb211c80319c:b9c7c989f97918e1", "parent_span_id": null, "operation_name": "模型推理", "start_time": "2023-12-31 23:59:59.999", "end_time": "2024-01-01 00:00:00.000", "metadata": {"args": [1, 2.5, true, null], "nested": {"k": "v \"quoted\""}, "unicode": "héllo"}}"#,
+    r#"{"span_type": "base", "trace_id": "0af7651916cd43dd8448eb211c80319c", "span_id": "0af7651916cd43dd8448eb211c80319c:b9c7c989f97918e1", "parent_span_id": null, "operation_name": "模型推理", "start_time": "2023-12-31 23:59:59.999", "end_time": "2024-01-01 00:00:00.000", "metadata": {"args": [1, 2.5, true], "nested": {"k": "v \"quoted\""}, "unicode": "héllo"}}"#,
     r#"{"span_type": "agent", "trace_id": "0af7651916cd43dd8448eb211c80319c", "span_id": "0af7651916cd43dd8448eb211c80319c:e457b5a2e4d86bd1", "parent_span_id": "0af7651916cd43dd8448eb211c80319c:b9c7c989f97918e1", "operation_name": "agent.act", "start_time": "2024-02-29 08:30:15.042", "end_time": null, "metadata": null}"#,
 ];
 
@@ -149,15 +149,28 @@ fn invalid_parent_id_gives_a_new_root() {
 }
 
 #[test]
-fn header_values_are_validated() {
+fn header_values_are_read_by_dbgpts_rule() {
     assert_eq!(TRACE_HEADER, "DB-GPT-Trace-Span-Id");
     let id = "4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7";
-    assert_eq!(parse_trace_header(&format!("  {id} ")), Some(id));
-    // Older DB-GPT versions used hyphenated UUIDs for both parts.
-    let legacy = "1c4c2b36-7bb5-4a3a-9a3d-6a1f2f0b8e11:2b8f6e0a-3c1d-4e5f-8a9b-0c1d2e3f4a5b";
-    assert_eq!(parse_trace_header(legacy), Some(legacy));
+    // DB-GPT keeps the value as it came, white space included.
+    let padded = format!("  {id} ");
+    assert_eq!(parse_trace_header(&padded), Some(padded.as_str()));
+    // Hyphenated UUIDs are not hex numbers to Python's int(x, 16): DB-GPT starts a new trace.
+    let uuids = "1c4c2b36-7bb5-4a3a-9a3d-6a1f2f0b8e11:2b8f6e0a-3c1d-4e5f-8a9b-0c1d2e3f4a5b";
+    assert_eq!(parse_trace_header(uuids), None);
+    assert!(
+        Span::from_header(Some(uuids), SpanType::Run, "handler")
+            .parent_span_id
+            .is_none()
+    );
+    // Short hex ids are numbers: DB-GPT attaches to them.
+    let short = Span::from_header(Some("abc:def"), SpanType::Run, "handler");
+    assert_eq!(short.parent_span_id.as_deref(), Some("abc:def"));
+    assert_eq!(short.trace_id, "abc");
+    assert!(short.span_id.starts_with("abc:"));
     assert_eq!(parse_trace_header("garbage"), None);
     assert_eq!(parse_trace_header("a:b:c"), None);
+    assert_eq!(parse_trace_header("0:abc"), None, "a zero trace id");
     let child = Span::from_header(Some(id), SpanType::Run, "handler");
     assert_eq!(child.parent_span_id.as_deref(), Some(id));
     assert_eq!(child.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
@@ -166,6 +179,25 @@ fn header_values_are_validated() {
             .parent_span_id
             .is_none()
     );
+}
+
+#[test]
+fn metadata_is_written_in_insertion_order_without_nulls_and_with_python_floats() {
+    let mut span = Span::new_root(SpanType::Base, "op").with_metadata(json!({
+        "model_name": "m", "host": "h", "port": 1, "weight": 1.0, "prompt_template": null,
+        "tiny": 1e-05, "huge": 1e16, "nested": {"b": null, "a": [null, 2.0]}
+    }));
+    span.insert_metadata("after", "last");
+    assert!(
+        span.to_json_line().ends_with(
+            r#""metadata": {"model_name": "m", "host": "h", "port": 1, "weight": 1.0, "tiny": 1e-05, "huge": 1e+16, "nested": {"a": [2.0]}, "after": "last"}}"#
+        ),
+        "{}",
+        span.to_json_line()
+    );
+    // Metadata whose every entry is null is written as DB-GPT writes it: an empty object.
+    let nulls = Span::new_root(SpanType::Base, "op").with_metadata(json!({"x": null}));
+    assert!(nulls.to_json_line().ends_with(r#""metadata": {}}"#));
 }
 
 #[test]
@@ -203,5 +235,11 @@ fn the_fast_line_writer_matches_the_serde_form() {
         ),
         "{line}"
     );
-    assert_eq!(Span::from_json_line(line).expect("parse"), span);
+    // What is read back is the span without its metadata's nulls, which are not written.
+    let mut written = span.clone();
+    written.metadata = span
+        .clone()
+        .with_metadata(json!({"k": "v\n", "n": [1, {}], "f": 1.5}))
+        .metadata;
+    assert_eq!(Span::from_json_line(line).expect("parse"), written);
 }

@@ -1,11 +1,10 @@
 //! Which database backends a test run covers, and why the others are not run.
 
-use std::net::{TcpStream, ToSocketAddrs};
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
 use anyhow::{Result, bail};
+use registry_testkit::database::{self as kit, Backend as KitBackend};
 
 /// Whether every backend must run (CI) or only those this machine can run.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -17,8 +16,8 @@ pub(crate) enum Requirement {
 struct Backend {
     name: &'static str,
     feature: &'static str,
-    url_var: &'static str,
-    default_url: &'static str,
+    /// The test kit's backend: where its server is found (the tests' own variable and default).
+    kit: KitBackend,
     library: &'static str,
     has_library: fn() -> bool,
 }
@@ -27,8 +26,7 @@ const SERVER_BACKENDS: [Backend; 2] = [
     Backend {
         name: "postgres",
         feature: "registry-diesel/postgres",
-        url_var: "REGISTRY_TEST_POSTGRES_URL",
-        default_url: "postgres://postgres@127.0.0.1:5432/test",
+        kit: KitBackend::Postgres,
         library: "libpq (Debian: libpq-dev)",
         has_library: || {
             pkg_config("libpq") || Path::new("/usr/include/postgresql/libpq-fe.h").exists()
@@ -37,8 +35,7 @@ const SERVER_BACKENDS: [Backend; 2] = [
     Backend {
         name: "mysql",
         feature: "registry-diesel/mysql",
-        url_var: "REGISTRY_TEST_MYSQL_URL",
-        default_url: "mysql://root@127.0.0.1:3306/test",
+        kit: KitBackend::Mysql,
         library: "the MariaDB client library (Debian: libmariadb-dev)",
         has_library: || pkg_config("libmariadb") || pkg_config("mysqlclient"),
     },
@@ -65,14 +62,14 @@ pub(crate) fn plan(requirement: Requirement) -> Result<Plan> {
         require_all: requirement == Requirement::All,
     };
     for backend in &SERVER_BACKENDS {
-        let url = std::env::var(backend.url_var).unwrap_or_else(|_| backend.default_url.to_owned());
+        let (url, _) = kit::server_url(backend.kit);
         let problem = if !(backend.has_library)() {
             Some(format!("{} is not installed", backend.library))
-        } else if !reachable(&url) {
+        } else if !kit::reachable(&url) {
             Some(format!(
                 "no server answers at {} (set {})",
-                host_port(&url),
-                backend.url_var
+                kit::split_authority(&url).1,
+                backend.url_var()
             ))
         } else {
             None
@@ -108,7 +105,7 @@ impl Plan {
         let mut env: Vec<(String, String)> = self
             .run
             .iter()
-            .map(|(backend, url)| (backend.url_var.to_owned(), url.clone()))
+            .map(|(backend, url)| (backend.url_var().to_owned(), url.clone()))
             .collect();
         if self.require_all {
             env.push(("CI".to_owned(), "true".to_owned()));
@@ -127,18 +124,9 @@ impl Plan {
     }
 }
 
-fn host_port(url: &str) -> String {
-    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let authority = after_scheme.split('/').next().unwrap_or_default();
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
-    host_port.to_owned()
-}
-
-fn reachable(url: &str) -> bool {
-    let address = host_port(url);
-    address
-        .to_socket_addrs()
-        .ok()
-        .and_then(|mut addresses| addresses.next())
-        .is_some_and(|address| TcpStream::connect_timeout(&address, Duration::from_secs(2)).is_ok())
+impl Backend {
+    /// The variable that tells the tests where the server is.
+    fn url_var(&self) -> &'static str {
+        self.kit.url_variable().map_or("", |(variable, _)| variable)
+    }
 }

@@ -4,7 +4,7 @@
 //! cargo xtask test     # every test; unreachable database backends reported as not run
 //! cargo xtask ci       # the full gate: fmt, clippy, tests on every backend, interop, packaging
 //! cargo xtask bench    # throughput figures beside DB-GPT's, measured in the same run
-//! cargo xtask interop  # DB-GPT's own Python client against registry-server
+//! cargo xtask interop  # DB-GPT's own Python client against registry-server; span files compared
 //! cargo xtask e2e      # the dashboard in headless Chromium against registry-server
 //! cargo xtask ha       # several servers on one database: the fault suite
 //! cargo xtask abuse    # hostile clients and failing storage against the release binary
@@ -19,6 +19,7 @@ mod ha;
 mod harness;
 mod interop;
 mod peer;
+mod span_diff;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -49,8 +50,13 @@ enum Task {
         #[arg(long)]
         only: Option<String>,
     },
-    /// Runs DB-GPT's own Python client (dbgpt==0.8.2) against a real registry-server.
-    Interop,
+    /// Runs DB-GPT's own Python client (dbgpt==0.8.2) against a real registry-server, then
+    /// compares the span files DB-GPT's controller and registry-server write for one sequence.
+    Interop {
+        /// Only compare the span files.
+        #[arg(long)]
+        spans_only: bool,
+    },
     /// The dashboard in headless Chromium against a real registry-server (needs the Debian
     /// packages chromium and chromium-driver).
     E2e,
@@ -89,7 +95,8 @@ fn main() -> Result<()> {
             test(requirement)
         }
         Task::Bench { no_peer, only } => bench::run(!no_peer, only.as_deref()),
-        Task::Interop => interop::run(),
+        Task::Interop { spans_only: false } => interop::run(),
+        Task::Interop { spans_only: true } => interop::run_spans(),
         Task::E2e => e2e::run(),
         Task::Ha { only, backend } => ha::run(&ha::Selection::new(only, backend)?),
         Task::Abuse { only, backend } => abuse::run(&abuse::Selection::new(only, backend)?),
@@ -170,6 +177,9 @@ fn standalone_builds() -> Result<()> {
             ])?,
         }
     }
+    // The test kit without its database features: what xtask builds, with no database client
+    // library installed.
+    cmd::cargo(&["check", "--package", TEST_KIT, "--lib"])?;
     dependency_boundaries()
 }
 
@@ -255,6 +265,9 @@ const FORBIDDEN_DEPENDENCIES: &[(&str, &[&str])] = &[
     ),
 ];
 
+/// The test kit: dev-only, so in no library crate's normal dependency tree.
+const TEST_KIT: &str = "registry-testkit";
+
 /// The most crates (itself included) a worker's one dependency line, `registry-client`, may
 /// pull in.
 const CLIENT_CRATE_BUDGET: usize = 45;
@@ -266,12 +279,12 @@ fn dependency_boundaries() -> Result<()> {
         let found: std::collections::BTreeSet<&str> = tree
             .lines()
             .filter_map(|line| line.split_whitespace().next())
-            .filter(|name| forbidden.contains(name))
+            .filter(|name| forbidden.contains(name) || *name == TEST_KIT)
             .collect();
         if !found.is_empty() {
             anyhow::bail!("{krate} must not depend on {found:?} (see ARCHITECTURE.md)");
         }
-        println!("{krate}: none of {forbidden:?} in its dependency tree");
+        println!("{krate}: none of {forbidden:?} nor {TEST_KIT} in its dependency tree");
     }
     let tree = cargo_tree("registry-client")?;
     let crates: std::collections::BTreeSet<&str> = tree
@@ -315,6 +328,8 @@ fn package() -> Result<()> {
         "--workspace",
         "--exclude",
         "xtask",
+        "--exclude",
+        TEST_KIT,
         "--allow-dirty",
     ])
 }

@@ -17,7 +17,7 @@ use async_trait::async_trait;
 use thiserror::Error;
 
 use crate::identifier::{ModelInstanceIdentifier, ValidationError};
-use crate::instance::ModelInstance;
+use crate::instance::{ModelInstance, ValidInstance};
 use crate::storage::{InstanceSettings, StorageError};
 
 /// Why a registry call failed.
@@ -44,21 +44,22 @@ impl RegistryError {
 
 /// The operations of DB-GPT's model registry.
 ///
-/// Every call validates the instance it is given (trimming `model_name` and `host`) before it
-/// touches storage, so an invalid instance is a [`RegistryError::Invalid`] and changes nothing.
+/// The write calls take a [`ValidInstance`], so an instance is validated once, where it is
+/// built, and an invalid one never reaches a registry. They take it by value: a storage on
+/// another thread gets the instance itself, not a copy.
 #[async_trait]
 pub trait ModelRegistry: Send + Sync {
     /// Registers an instance, healthy, with `last_heartbeat = now`. Registering a known instance
     /// updates its `weight` and `prompt_template`. Returns `true`.
-    async fn register_instance(&self, instance: &ModelInstance) -> Result<bool, RegistryError>;
+    async fn register_instance(&self, instance: ValidInstance) -> Result<bool, RegistryError>;
 
     /// Marks an instance unhealthy, or removes it when `remove_from_registry` is set. A missing
     /// instance is not an error. Returns `true`.
-    async fn deregister_instance(&self, instance: &ModelInstance) -> Result<bool, RegistryError>;
+    async fn deregister_instance(&self, instance: ValidInstance) -> Result<bool, RegistryError>;
 
     /// Records a heartbeat: the instance is healthy as of now. An unknown instance is registered,
     /// which is how a restarted registry refills itself within one heartbeat interval.
-    async fn send_heartbeat(&self, instance: &ModelInstance) -> Result<bool, RegistryError>;
+    async fn send_heartbeat(&self, instance: ValidInstance) -> Result<bool, RegistryError>;
 
     /// The instances of one model, optionally only the healthy ones.
     async fn get_all_instances(

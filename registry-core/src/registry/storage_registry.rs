@@ -1,6 +1,5 @@
 //! A registry over any [`InstanceStorage`].
 
-use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -11,8 +10,8 @@ use super::coalesce::Coalescer;
 use super::selection::pick_weighted;
 use super::{BlockingCalls, ModelRegistry, RegistryConfig, RegistryError};
 use crate::clock::{Clock, SystemClock};
-use crate::identifier::{ModelInstanceIdentifier, is_trimmed};
-use crate::instance::ModelInstance;
+use crate::identifier::ModelInstanceIdentifier;
+use crate::instance::{ModelInstance, ValidInstance};
 use crate::storage::{InstanceSettings, InstanceStorage, StorageError};
 
 /// DB-GPT's `StorageModelRegistry`: the registry's rules over a storage.
@@ -22,11 +21,14 @@ use crate::storage::{InstanceSettings, InstanceStorage, StorageError};
 ///
 /// ```
 /// use std::sync::Arc;
-/// use registry_core::{InMemoryStorage, ModelInstance, ModelRegistry, StorageModelRegistry};
+/// use registry_core::{
+///     InMemoryStorage, ModelInstance, ModelRegistry, StorageModelRegistry, ValidInstance,
+/// };
 ///
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// let registry = StorageModelRegistry::new(Arc::new(InMemoryStorage::new()));
-/// registry.register_instance(&ModelInstance::new("glm-4@llm", "10.0.0.1", 8001)).await.unwrap();
+/// let instance = ValidInstance::new(ModelInstance::new("glm-4@llm", "10.0.0.1", 8001)).unwrap();
+/// registry.register_instance(instance).await.unwrap();
 /// let chosen = registry.select_one_health_instance("glm-4@llm").await.unwrap();
 /// assert_eq!(chosen.unwrap().port, 8001);
 /// # });
@@ -181,41 +183,6 @@ impl<S: InstanceStorage + ?Sized + 'static> StorageModelRegistry<S> {
         result
     }
 
-    /// [`ModelRegistry::register_instance`], without boxing its future: a caller that holds
-    /// the registry's own type saves an allocation and a free a call, which on in-memory
-    /// storage is a fifth of a heartbeat's work.
-    pub async fn register_instance(&self, instance: &ModelInstance) -> Result<bool, RegistryError> {
-        let now = self.clock.now();
-        self.call_with_instance(validated(instance)?, move |storage, instance| {
-            storage.register(instance, now)
-        })
-        .await?;
-        self.stats.registrations.fetch_add(1, Ordering::Relaxed);
-        Ok(true)
-    }
-
-    /// [`ModelRegistry::send_heartbeat`], without boxing its future (see
-    /// [`register_instance`](Self::register_instance)).
-    pub async fn send_heartbeat(&self, instance: &ModelInstance) -> Result<bool, RegistryError> {
-        let now = self.clock.now();
-        let instance = validated(instance)?;
-        let coalescer = self.coalescer.as_ref();
-        if coalescer.is_some_and(|coalescer| coalescer.may_skip(&instance, now)) {
-            self.stats.coalesced.fetch_add(1, Ordering::Relaxed);
-        } else {
-            let written = coalescer.map(|_| instance.clone().into_owned());
-            self.call_with_instance(instance, move |storage, instance| {
-                storage.heartbeat(instance, now)
-            })
-            .await?;
-            if let (Some(coalescer), Some(written)) = (coalescer, written) {
-                coalescer.written(&written, now);
-            }
-        }
-        self.stats.heartbeats.fetch_add(1, Ordering::Relaxed);
-        Ok(true)
-    }
-
     /// Runs `op` on the storage: inline for a non-blocking storage; for a blocking one as
     /// [`BlockingCalls`] says.
     async fn call<R, F>(&self, op: F) -> Result<R, RegistryError>
@@ -240,21 +207,22 @@ impl<S: InstanceStorage + ?Sized + 'static> StorageModelRegistry<S> {
             .map_err(RegistryError::from)
     }
 
-    /// Runs `op` on an instance that [`validated`] returned. The in-memory path borrows it;
-    /// only the blocking path, which must move it to another thread, takes a copy.
+    /// Runs `op` on an instance: inline, borrowed, for a non-blocking storage; otherwise the
+    /// instance moves to the blocking call and comes back with its result, never copied.
     async fn call_with_instance<F>(
         &self,
-        instance: Cow<'_, ModelInstance>,
+        instance: ValidInstance,
         op: F,
-    ) -> Result<(), RegistryError>
+    ) -> Result<ValidInstance, RegistryError>
     where
-        F: FnOnce(&S, &ModelInstance) -> Result<(), StorageError> + Send + 'static,
+        F: FnOnce(&S, &ValidInstance) -> Result<(), StorageError> + Send + 'static,
     {
         if !self.storage.is_blocking() {
-            return Ok(op(&self.storage, &instance)?);
+            op(&self.storage, &instance)?;
+            return Ok(instance);
         }
-        let instance = instance.into_owned();
-        self.call(move |storage| op(storage, &instance)).await
+        self.call(move |storage| op(storage, &instance).map(|()| instance))
+            .await
     }
 
     fn pick(&self, instances: &[ModelInstance]) -> Option<ModelInstance> {
@@ -267,25 +235,20 @@ impl<S: InstanceStorage + ?Sized + 'static> StorageModelRegistry<S> {
     }
 }
 
-/// The instance with its key parts trimmed, borrowed when nothing needed trimming.
-fn validated(instance: &ModelInstance) -> Result<Cow<'_, ModelInstance>, RegistryError> {
-    if !is_trimmed(&instance.model_name) || !is_trimmed(&instance.host) {
-        let mut owned = instance.clone();
-        owned.normalize()?;
-        return Ok(Cow::Owned(owned));
-    }
-    instance.validate()?;
-    Ok(Cow::Borrowed(instance))
-}
-
 #[async_trait]
 impl<S: InstanceStorage + ?Sized + 'static> ModelRegistry for StorageModelRegistry<S> {
-    async fn register_instance(&self, instance: &ModelInstance) -> Result<bool, RegistryError> {
-        StorageModelRegistry::register_instance(self, instance).await
+    async fn register_instance(&self, instance: ValidInstance) -> Result<bool, RegistryError> {
+        let now = self.clock.now();
+        self.call_with_instance(instance, move |storage, instance| {
+            storage.register(instance, now)
+        })
+        .await?;
+        self.stats.registrations.fetch_add(1, Ordering::Relaxed);
+        Ok(true)
     }
 
-    async fn deregister_instance(&self, instance: &ModelInstance) -> Result<bool, RegistryError> {
-        let id = instance.identifier()?;
+    async fn deregister_instance(&self, instance: ValidInstance) -> Result<bool, RegistryError> {
+        let id = instance.identifier();
         if let Some(coalescer) = &self.coalescer {
             coalescer.forget(&id);
         }
@@ -296,8 +259,23 @@ impl<S: InstanceStorage + ?Sized + 'static> ModelRegistry for StorageModelRegist
         Ok(true)
     }
 
-    async fn send_heartbeat(&self, instance: &ModelInstance) -> Result<bool, RegistryError> {
-        StorageModelRegistry::send_heartbeat(self, instance).await
+    async fn send_heartbeat(&self, instance: ValidInstance) -> Result<bool, RegistryError> {
+        let now = self.clock.now();
+        let coalescer = self.coalescer.as_ref();
+        if coalescer.is_some_and(|coalescer| coalescer.may_skip(&instance, now)) {
+            self.stats.coalesced.fetch_add(1, Ordering::Relaxed);
+        } else {
+            let written = self
+                .call_with_instance(instance, move |storage, instance| {
+                    storage.heartbeat(instance, now)
+                })
+                .await?;
+            if let Some(coalescer) = coalescer {
+                coalescer.written(&written, now);
+            }
+        }
+        self.stats.heartbeats.fetch_add(1, Ordering::Relaxed);
+        Ok(true)
     }
 
     async fn get_all_instances(

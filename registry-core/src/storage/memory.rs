@@ -4,20 +4,49 @@ use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use hashbrown::{Equivalent, HashMap};
+use hashbrown::DefaultHashBuilder;
+use indexmap::{Equivalent, IndexMap};
 
 use super::{
     HealthCounts, InstanceRecord, InstanceSettings, InstanceStorage, QuerySpec, ResourceIdentifier,
     Storage, StorageError, StorageItem,
 };
 use crate::identifier::ModelInstanceIdentifier;
-use crate::instance::{InstanceKey, ModelInstance};
+use crate::instance::{InstanceKey, ModelInstance, ValidInstance};
 
-/// Each item's identifier and record.
-type Table<T> = HashMap<<T as StorageItem>::Identifier, <T as StorageItem>::Record>;
+/// Each item's identifier and record, in the order items were first stored (as DB-GPT's
+/// in-memory registry lists them), hashed as hashbrown hashes.
+type Table<T> =
+    IndexMap<<T as StorageItem>::Identifier, <T as MemorySlot>::Record, DefaultHashBuilder>;
+
+/// How an [`InMemoryStorage`] keeps an item beside its identifier: the item itself, or a
+/// smaller record without the fields the identifier already holds. The slot layout belongs
+/// to this storage alone, not to the generic [`Storage`] interface.
+pub trait MemorySlot: StorageItem {
+    /// The form kept beside the identifier.
+    type Record: Clone + std::fmt::Debug + Send + Sync + 'static;
+
+    /// The record kept for this item.
+    fn to_record(&self) -> Self::Record;
+
+    /// The item an identifier and its record describe.
+    fn from_record(id: &Self::Identifier, record: &Self::Record) -> Self;
+}
+
+impl MemorySlot for ModelInstance {
+    type Record = InstanceRecord;
+
+    fn to_record(&self) -> InstanceRecord {
+        InstanceRecord::from(self)
+    }
+
+    fn from_record(id: &ModelInstanceIdentifier, record: &InstanceRecord) -> Self {
+        record.to_instance(id)
+    }
+}
 
 /// A storage that keeps its items in a hash map under one lock, each as its identifier and its
-/// [record](StorageItem::Record).
+/// [record](MemorySlot::Record).
 ///
 /// Every [`InstanceStorage`] operation takes the lock once, so each is atomic. A heartbeat for a
 /// known instance is one hash lookup and allocates nothing, whatever the number of instances.
@@ -31,19 +60,19 @@ type Table<T> = HashMap<<T as StorageItem>::Identifier, <T as StorageItem>::Reco
 /// assert_eq!(storage.count(&QuerySpec::new().eq("model_name", "glm-4@llm")).unwrap(), 1);
 /// ```
 #[derive(Debug)]
-pub struct InMemoryStorage<T: StorageItem> {
+pub struct InMemoryStorage<T: MemorySlot> {
     items: RwLock<Table<T>>,
 }
 
-impl<T: StorageItem> Default for InMemoryStorage<T> {
+impl<T: MemorySlot> Default for InMemoryStorage<T> {
     fn default() -> Self {
         Self {
-            items: RwLock::new(HashMap::new()),
+            items: RwLock::new(IndexMap::default()),
         }
     }
 }
 
-impl<T: StorageItem> InMemoryStorage<T> {
+impl<T: MemorySlot> InMemoryStorage<T> {
     /// An empty storage.
     pub fn new() -> Self {
         Self::default()
@@ -66,7 +95,7 @@ fn matches<T: StorageItem>(item: &T, spec: &QuerySpec) -> bool {
         .all(|(field, value)| item.field(field).as_ref() == Some(value))
 }
 
-impl<T: StorageItem> Storage<T> for InMemoryStorage<T>
+impl<T: MemorySlot> Storage<T> for InMemoryStorage<T>
 where
     T::Identifier: Ord,
 {
@@ -104,19 +133,19 @@ where
     }
 
     fn delete(&self, id: &T::Identifier) -> Result<(), StorageError> {
-        self.write().remove(id);
+        self.write().shift_remove(id);
         Ok(())
     }
 
     fn query(&self, spec: &QuerySpec) -> Result<Vec<T>, StorageError> {
         let items = self.read();
-        // Sorted by identifier so that pages are stable from one call to the next.
-        let mut matching: Vec<(&T::Identifier, T)> = items
+        // In the order items were first stored, so that pages are stable from one call to
+        // the next.
+        let matching: Vec<(&T::Identifier, T)> = items
             .iter()
             .map(|(id, record)| (id, T::from_record(id, record)))
             .filter(|(_, item)| matches(item, spec))
             .collect();
-        matching.sort_unstable_by(|a, b| a.0.cmp(b.0));
         let offset = usize::try_from(spec.offset_value()).unwrap_or(usize::MAX);
         let limit = spec.limit_value().map_or(usize::MAX, |limit| {
             usize::try_from(limit).unwrap_or(usize::MAX)
@@ -157,7 +186,7 @@ fn cutoff(now: DateTime<Utc>, timeout: Duration) -> DateTime<Utc> {
 }
 
 impl InstanceStorage for InMemoryStorage<ModelInstance> {
-    fn register(&self, instance: &ModelInstance, now: DateTime<Utc>) -> Result<(), StorageError> {
+    fn register(&self, instance: &ValidInstance, now: DateTime<Utc>) -> Result<(), StorageError> {
         let mut items = self.write();
         if let Some(stored) = items.get_mut(&instance.key()) {
             if !stored.weight_pinned() {
@@ -174,7 +203,7 @@ impl InstanceStorage for InMemoryStorage<ModelInstance> {
         Ok(())
     }
 
-    fn heartbeat(&self, instance: &ModelInstance, now: DateTime<Utc>) -> Result<(), StorageError> {
+    fn heartbeat(&self, instance: &ValidInstance, now: DateTime<Utc>) -> Result<(), StorageError> {
         let mut items = self.write();
         if let Some(stored) = items.get_mut(&instance.key()) {
             stored.set_healthy(true);
@@ -188,7 +217,7 @@ impl InstanceStorage for InMemoryStorage<ModelInstance> {
     fn deregister(&self, id: &ModelInstanceIdentifier, remove: bool) -> Result<(), StorageError> {
         let mut items = self.write();
         if remove {
-            items.remove(id);
+            items.shift_remove(id);
         } else if let Some(stored) = items.get_mut(id) {
             stored.set_healthy(false);
         }
@@ -252,27 +281,33 @@ impl InstanceStorage for InMemoryStorage<ModelInstance> {
         healthy_only: bool,
     ) -> Result<Vec<ModelInstance>, StorageError> {
         let items = self.read();
-        // Filtered and sorted by reference (identifiers compare as bytes), then built.
-        let mut selected: Vec<(&ModelInstanceIdentifier, &InstanceRecord)> = items
+        // As DB-GPT's in-memory registry lists them: models in the order each was first seen,
+        // each model's instances in the order they were stored. A stable sort by the index of
+        // each model's first instance keeps that order within a model.
+        let mut first_seen: hashbrown::HashMap<&[u8], usize> = hashbrown::HashMap::new();
+        let mut selected: Vec<(usize, &ModelInstanceIdentifier, &InstanceRecord)> = items
             .iter()
-            .filter(|(id, _)| model_name.is_none_or(|name| id.key_bytes().0 == name.as_bytes()))
-            .filter(|(_, record)| !healthy_only || record.healthy())
+            .enumerate()
+            .filter(|(_, (id, _))| {
+                model_name.is_none_or(|name| id.key_bytes().0 == name.as_bytes())
+            })
+            .map(|(index, (id, record))| {
+                let model = *first_seen.entry(id.key_bytes().0).or_insert(index);
+                (model, id, record)
+            })
+            .filter(|(_, _, record)| !healthy_only || record.healthy())
             .collect();
-        selected.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        selected.sort_by_key(|(model, _, _)| *model);
         Ok(selected
             .into_iter()
-            .map(|(id, record)| record.to_instance(id))
+            .map(|(_, id, record)| record.to_instance(id))
             .collect())
     }
 }
 
-fn insert_new(items: &mut Table<ModelInstance>, instance: &ModelInstance, now: DateTime<Utc>) {
-    let id = ModelInstanceIdentifier::from_valid_parts(
-        &instance.model_name,
-        &instance.host,
-        instance.port,
-    );
-    let mut stored = InstanceRecord::from(instance);
+fn insert_new(items: &mut Table<ModelInstance>, instance: &ValidInstance, now: DateTime<Utc>) {
+    let id = instance.identifier();
+    let mut stored = InstanceRecord::from(&**instance);
     stored.set_healthy(true);
     stored.last_heartbeat = Some(now);
     stored.set_remove_from_registry(false);

@@ -13,7 +13,7 @@ mod query;
 mod record;
 
 pub use error::StorageError;
-pub use memory::InMemoryStorage;
+pub use memory::{InMemoryStorage, MemorySlot};
 pub use query::{FieldValue, Page, QuerySpec};
 pub use record::InstanceRecord;
 
@@ -24,7 +24,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::identifier::{ModelInstanceIdentifier, ValidationError};
-use crate::instance::ModelInstance;
+use crate::instance::{ModelInstance, ValidInstance};
 
 /// The identity of a stored item. Equality and hashing follow [`str_identifier`](Self::str_identifier).
 pub trait ResourceIdentifier: Clone + Eq + Hash + Debug + Send + Sync + 'static {
@@ -37,18 +37,8 @@ pub trait StorageItem: Clone + Debug + Send + Sync + 'static {
     /// The item's identity.
     type Identifier: ResourceIdentifier;
 
-    /// The form an [`InMemoryStorage`] keeps the item in beside its identifier: the item
-    /// itself, or a smaller record without the fields the identifier already holds.
-    type Record: Clone + Debug + Send + Sync + 'static;
-
     /// The item's identity; an item with an invalid key has none.
     fn identifier(&self) -> Result<Self::Identifier, ValidationError>;
-
-    /// The record an [`InMemoryStorage`] keeps for this item.
-    fn to_record(&self) -> Self::Record;
-
-    /// The item an identifier and its record describe.
-    fn from_record(id: &Self::Identifier, record: &Self::Record) -> Self;
 
     /// Copies `other`'s stored fields into `self`.
     fn merge(&mut self, other: &Self);
@@ -116,7 +106,7 @@ pub trait Storage<T: StorageItem>: Send + Sync {
 
 /// The registry's operations on stored instances, each one atomic.
 ///
-/// Callers pass instances already normalized (see [`ModelInstance::normalize`]). Every
+/// Writes take a [`ValidInstance`], so a storage never sees an unchecked or untrimmed one. Every
 /// operation gets the caller's `now`; a backend may instead take the time from a clock shared by
 /// all registry servers (a database's), as long as it uses one clock for both writing
 /// `last_heartbeat` and computing expiry cutoffs.
@@ -124,12 +114,14 @@ pub trait InstanceStorage: Storage<ModelInstance> {
     /// Inserts the instance healthy with `last_heartbeat = now`; if it exists, updates its
     /// `prompt_template`, marks it healthy and sets `last_heartbeat = now`, and takes its
     /// `weight` unless an operator set one (see [`apply_settings`](Self::apply_settings)).
-    /// `enabled` of an existing instance is never changed: it is the operator's.
-    fn register(&self, instance: &ModelInstance, now: DateTime<Utc>) -> Result<(), StorageError>;
+    /// `enabled` of an existing instance is never changed: it is the operator's. A null
+    /// `prompt_template` clears the stored one in memory and keeps it in a SQL storage, as
+    /// DB-GPT's memory and database registries do.
+    fn register(&self, instance: &ValidInstance, now: DateTime<Utc>) -> Result<(), StorageError>;
 
     /// Marks the instance healthy with `last_heartbeat = now`; inserts it as
     /// [`register`](Self::register) does if it is unknown.
-    fn heartbeat(&self, instance: &ModelInstance, now: DateTime<Utc>) -> Result<(), StorageError>;
+    fn heartbeat(&self, instance: &ValidInstance, now: DateTime<Utc>) -> Result<(), StorageError>;
 
     /// Marks the instance unhealthy, or deletes it when `remove` is set. A missing instance is
     /// not an error.
@@ -266,15 +258,6 @@ impl ResourceIdentifier for ModelInstanceIdentifier {
 
 impl StorageItem for ModelInstance {
     type Identifier = ModelInstanceIdentifier;
-    type Record = InstanceRecord;
-
-    fn to_record(&self) -> InstanceRecord {
-        InstanceRecord::from(self)
-    }
-
-    fn from_record(id: &ModelInstanceIdentifier, record: &InstanceRecord) -> Self {
-        record.to_instance(id)
-    }
 
     fn identifier(&self) -> Result<ModelInstanceIdentifier, ValidationError> {
         ModelInstance::identifier(self)

@@ -1,21 +1,18 @@
-//! Test databases: one fresh database per test, on every backend that is compiled in.
+//! Test databases: one fresh database per test (the test kit's), on every backend that is
+//! compiled in, with what these tests do on it: a storage, raw SQL, the table's schema.
 //!
-//! PostgreSQL and MariaDB are found through `REGISTRY_TEST_POSTGRES_URL` and
-//! `REGISTRY_TEST_MYSQL_URL` (defaults: `postgres://postgres@127.0.0.1:5432/test`,
-//! `mysql://root@127.0.0.1:3306/test`). Each test creates a database of its own there and
-//! drops it when done. A server that cannot be reached skips the test with a printed
-//! `SKIPPED` line, unless its variable is set or `CI=true`, where it fails the test.
+//! Where the servers are and when a missing one skips or fails is the kit's policy (see
+//! `registry_testkit::database`).
 
 #![allow(dead_code, unreachable_pub)]
 
-pub mod proxy;
-
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use registry_diesel::{Backend, DieselStorage, PoolConfig, TimeSource, redact_url};
+use registry_diesel::{Backend, DieselStorage, PoolConfig, TimeSource, WallClockZone};
+use registry_testkit::database::Backend as KitBackend;
+use registry_testkit::fresh::FreshDatabase;
 
 /// Instantiates each named `fn(&TestDb)` once per compiled backend, as `sqlite::name`,
 /// `postgres::name` and `mysql::name`.
@@ -55,14 +52,11 @@ macro_rules! backend_tests {
 /// The registry table's name.
 pub const TABLE: &str = "dbgpt_cluster_registry_instance";
 
-static NEXT: AtomicU32 = AtomicU32::new(0);
-
 /// A database of its own for one test.
 pub struct TestDb {
     pub backend: Backend,
     pub url: String,
-    server: Option<(String, String)>,
-    _dir: Option<tempfile::TempDir>,
+    _fresh: FreshDatabase,
 }
 
 /// A connection of the backend's own type, for raw SQL.
@@ -124,116 +118,47 @@ impl RawConn {
     }
 }
 
-/// The server URL for a backend, and whether it was configured explicitly.
-fn server_url(backend: Backend) -> (String, bool) {
-    let (variable, default) = match backend {
-        Backend::Postgres => (
-            "REGISTRY_TEST_POSTGRES_URL",
-            "postgres://postgres@127.0.0.1:5432/test",
-        ),
-        _ => (
-            "REGISTRY_TEST_MYSQL_URL",
-            "mysql://root@127.0.0.1:3306/test",
-        ),
-    };
-    match std::env::var(variable) {
-        Ok(url) if !url.is_empty() => (url, true),
-        _ => (default.to_owned(), false),
-    }
-}
-
-/// `url` with its database name replaced by `name`.
-pub fn with_database(url: &str, name: &str) -> String {
-    let (scheme, rest) = url.split_once("://").expect("a server URL");
-    let host_start = rest.rfind('@').map_or(0, |at| at + 1);
-    let (authority_end, query) = match rest[host_start..].find(['/', '?']) {
-        Some(offset) => {
-            let end = host_start + offset;
-            let query = rest[end..].find('?').map_or("", |q| &rest[end + q..]);
-            (end, query)
-        }
-        None => (rest.len(), ""),
-    };
-    format!("{scheme}://{}/{name}{query}", &rest[..authority_end])
-}
-
-fn ci() -> bool {
-    std::env::var("CI").is_ok_and(|value| value == "true")
-}
-
 impl TestDb {
     /// A fresh database, or `None` when the backend's server is not reachable and not
     /// required.
     pub fn new(backend: Backend) -> Option<Self> {
-        let explicit = backend != Backend::Sqlite && server_url(backend).1;
-        match Self::open(backend) {
-            Ok(db) => Some(db),
-            Err(reason) if !explicit && !ci() => {
-                eprintln!("SKIPPED: {reason}");
-                None
-            }
-            Err(reason) => {
-                panic!("{reason}; it is required because CI=true or its URL variable is set")
-            }
-        }
+        FreshDatabase::new(kit_backend(backend)).map(|fresh| Self::on(backend, fresh))
     }
 
     /// A fresh database, or why the backend's server could not be reached.
     pub fn open(backend: Backend) -> Result<Self, String> {
-        let unique = format!(
-            "registry_test_{}_{}_{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed),
-            clock_suffix()
-        );
-        if backend == Backend::Sqlite {
-            let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-            let url = format!("sqlite://{}", dir.path().join("registry.db").display());
-            return Ok(Self {
-                backend,
-                url,
-                server: None,
-                _dir: Some(dir),
-            });
-        }
-        let (server, _) = server_url(backend);
-        // The URL's own database may not exist on a fresh server; the maintenance database
-        // always does, and either can create the test's database.
-        let maintenance = with_database(
-            &server,
-            if backend == Backend::Postgres {
-                "postgres"
-            } else {
-                "mysql"
-            },
-        );
-        let (mut admin, server) = match RawConn::open(backend, &server) {
-            Ok(admin) => (admin, server),
-            Err(error) => match RawConn::open(backend, &maintenance) {
-                Ok(admin) => (admin, maintenance),
-                Err(_) => {
-                    return Err(format!(
-                        "{} not reachable at {}: {error}",
-                        backend.feature(),
-                        redact_url(&server)
-                    ));
-                }
-            },
-        };
-        admin
-            .execute(&format!("CREATE DATABASE {unique}"))
-            .map_err(|error| format!("CREATE DATABASE {unique}: {error}"))?;
-        Ok(Self {
-            backend,
-            url: with_database(&server, &unique),
-            server: Some((server, unique)),
-            _dir: None,
-        })
+        FreshDatabase::open(kit_backend(backend)).map(|fresh| Self::on(backend, fresh))
     }
 
-    /// A storage on this database with the caller's clock, as tests with injected time need.
+    fn on(backend: Backend, fresh: FreshDatabase) -> Self {
+        Self {
+            backend,
+            url: fresh.url().to_owned(),
+            _fresh: fresh,
+        }
+    }
+
+    /// A storage on this database with the caller's clock, as tests with injected time need,
+    /// storing UTC whatever the machine's zone.
     pub fn storage(&self) -> DieselStorage {
-        self.storage_with(PoolConfig::default().with_time_source(TimeSource::Caller))
+        self.storage_with(
+            PoolConfig::default()
+                .with_time_source(TimeSource::Caller)
+                .with_time_zone(WallClockZone::Utc),
+        )
+    }
+
+    /// The `last_heartbeat` column as the database shows it, for the row of `host`.
+    pub fn stored_heartbeat(&self, host: &str) -> String {
+        let column = match self.backend {
+            Backend::Sqlite => "last_heartbeat",
+            Backend::Postgres => "last_heartbeat::text",
+            _ => "CAST(last_heartbeat AS CHAR)",
+        };
+        let sql = format!("SELECT {column} AS line FROM {TABLE} WHERE host = '{host}'");
+        let mut lines = self.raw().lines(&sql);
+        assert_eq!(lines.len(), 1, "{sql}");
+        lines.remove(0)
     }
 
     /// A storage on this database.
@@ -290,25 +215,17 @@ impl TestDb {
     }
 }
 
-fn clock_suffix() -> u32 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.subsec_nanos())
+/// The kit's name for a backend.
+fn kit_backend(backend: Backend) -> KitBackend {
+    match backend {
+        Backend::Sqlite => KitBackend::Sqlite,
+        Backend::Postgres => KitBackend::Postgres,
+        Backend::Mysql => KitBackend::Mysql,
+        other => panic!("no test databases for {other}"),
+    }
 }
 
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let Some((server, name)) = &self.server else {
-            return;
-        };
-        let drop_sql = match self.backend {
-            Backend::Postgres => format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-            _ => format!("DROP DATABASE IF EXISTS {name}"),
-        };
-        match RawConn::open(self.backend, server).map(|mut admin| admin.execute(&drop_sql)) {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => eprintln!("could not drop test database {name}: {error}"),
-            Err(error) => eprintln!("could not drop test database {name}: {error}"),
-        }
-    }
+/// The instance, validated; every instance these tests write is valid.
+pub fn valid(instance: &registry_core::ModelInstance) -> registry_core::ValidInstance {
+    registry_core::ValidInstance::new(instance.clone()).expect("a valid instance")
 }

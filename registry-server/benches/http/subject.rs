@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::client::{Connection, healthy};
+use crate::client::Client;
 use crate::wrk;
 
 /// How many instances the "full" memory figure holds.
@@ -27,6 +27,8 @@ pub(crate) struct Subject {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Figures {
     pub(crate) rps: Option<f64>,
+    /// The bare reference server's heartbeats/s, in runs interleaved with this server's.
+    pub(crate) bare_rps: Option<f64>,
     pub(crate) p99_ms: Option<f64>,
     pub(crate) errors: u64,
     pub(crate) rss_idle_mb: f64,
@@ -123,19 +125,22 @@ impl Subject {
         command.stdout(Stdio::null()).stderr(Stdio::null()).spawn()
     }
 
-    /// Starts the server, measures it and stops it.
+    /// Starts the server, measures it (its wrk runs interleaved with runs on `reference`, the
+    /// bare server) and stops it.
     pub(crate) fn measure(
         &self,
         script: &Path,
         seconds: u64,
         runs: u32,
+        reference: Option<SocketAddr>,
     ) -> Result<Figures, String> {
         let port = free_port().map_err(|e| format!("no free port: {e}"))?;
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let started = Instant::now();
         let mut child = self.spawn(port).map_err(|e| format!("cannot start: {e}"))?;
         let guard = Stop(&mut child);
-        while !healthy(addr) {
+        let client = Client::new(addr);
+        while client.get("/api/health").ok() != Some(200) {
             if started.elapsed() > START_LIMIT {
                 return Err("did not answer in time".to_owned());
             }
@@ -145,25 +150,19 @@ impl Subject {
         let pid = guard.0.id();
         std::thread::sleep(Duration::from_millis(300));
         let rss_idle_mb = rss_mb(pid)?;
-        let (rps, p99_ms, errors) = if wrk::available() {
-            // The best of several runs: other work on a shared machine only ever slows a run.
-            let mut best: Option<wrk::Report> = None;
-            for _ in 0..runs.max(1) {
-                let report = wrk::run(addr, script, seconds)?;
-                if best.is_none_or(|b| report.rps > b.rps) {
-                    best = Some(report);
-                }
-            }
-            let best = best.ok_or("no wrk run")?;
-            (Some(best.rps), Some(best.p99_ms), best.errors)
+        let (rps, p99_ms, errors, bare_rps) = if wrk::available() {
+            let (best, bare) = wrk::best(addr, reference, script, seconds, runs)?;
+            let bare_rps = bare.map(|bare| bare.rps);
+            (Some(best.rps), Some(best.p99_ms), best.errors, bare_rps)
         } else {
-            (None, None, 0)
+            (None, None, 0, None)
         };
-        fill(addr)?;
+        fill(&client)?;
         let rss_full_mb = rss_mb(pid)?;
         drop(guard);
         Ok(Figures {
             rps,
+            bare_rps,
             p99_ms,
             errors,
             rss_idle_mb,
@@ -174,8 +173,7 @@ impl Subject {
 }
 
 /// Registers [`INSTANCES`] instances over one keep-alive connection.
-fn fill(addr: SocketAddr) -> Result<(), String> {
-    let mut connection = Connection::open(addr).map_err(|e| e.to_string())?;
+fn fill(client: &Client) -> Result<(), String> {
     for i in 0..INSTANCES {
         let body = format!(
             r#"{{"model_name":"fill-model-{}@llm","host":"10.{}.{}.1","port":{}}}"#,
@@ -184,8 +182,8 @@ fn fill(addr: SocketAddr) -> Result<(), String> {
             i % 250,
             8000 + i % 1000
         );
-        let status = connection
-            .send("POST", "/api/controller/models", &body)
+        let status = client
+            .post_json("/api/controller/models", &body)
             .map_err(|e| format!("filling: {e}"))?;
         if status != 200 {
             return Err(format!("filling: register answered {status}"));

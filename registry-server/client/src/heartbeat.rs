@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use registry_core::{ModelInstance, ModelRegistry, RegistryError, StorageError};
+use registry_core::{ModelRegistry, RegistryError, StorageError, ValidInstance};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -15,10 +15,11 @@ use tokio::task::JoinHandle;
 ///
 /// ```
 /// use std::time::Duration;
-/// use registry_core::ModelInstance;
+/// use registry_core::{ModelInstance, ValidInstance};
 /// use registry_client::WorkerRegistration;
 ///
-/// let registration = WorkerRegistration::new(ModelInstance::new("glm-4@llm", "10.0.0.7", 8001))
+/// let instance = ValidInstance::new(ModelInstance::new("glm-4@llm", "10.0.0.7", 8001)).unwrap();
+/// let registration = WorkerRegistration::new(instance)
 ///     .with_interval(Duration::from_secs(10))
 ///     .with_remove_on_shutdown(true);
 /// assert!(registration.deregister_on_shutdown);
@@ -26,8 +27,8 @@ use tokio::task::JoinHandle;
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct WorkerRegistration {
-    /// The instance this worker serves.
-    pub instance: ModelInstance,
+    /// The instance this worker serves, validated once when the registration is made.
+    pub instance: ValidInstance,
     /// Time between heartbeats [default: 20 s].
     pub interval: Duration,
     /// First wait after a failed call; it doubles with each further failure, up to
@@ -49,7 +50,7 @@ pub struct WorkerRegistration {
 
 impl WorkerRegistration {
     /// A registration of `instance` with every setting at its default.
-    pub fn new(instance: ModelInstance) -> Self {
+    pub fn new(instance: ValidInstance) -> Self {
         Self {
             instance,
             interval: Duration::from_secs(20),
@@ -131,13 +132,15 @@ pub struct HeartbeatStatus {
 /// ```
 /// use std::sync::Arc;
 /// use std::time::Duration;
-/// use registry_core::{InMemoryStorage, ModelInstance, ModelRegistry, StorageModelRegistry};
+/// use registry_core::{
+///     InMemoryStorage, ModelInstance, ModelRegistry, StorageModelRegistry, ValidInstance,
+/// };
 /// use registry_client::{HeartbeatTask, WorkerRegistration};
 ///
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
 /// // Any `ModelRegistry` will do: a `RegistryClient` in a worker, an in-process one here.
 /// let registry = Arc::new(StorageModelRegistry::new(Arc::new(InMemoryStorage::new())));
-/// let instance = ModelInstance::new("glm-4@llm", "10.0.0.7", 8001);
+/// let instance = ValidInstance::new(ModelInstance::new("glm-4@llm", "10.0.0.7", 8001)).unwrap();
 /// let task = HeartbeatTask::start(
 ///     registry.clone(),
 ///     WorkerRegistration::new(instance).with_interval(Duration::from_millis(50)),
@@ -284,7 +287,7 @@ impl<R: ModelRegistry + ?Sized + 'static> Worker<R> {
         let instance = self.registration.instance.clone();
         match step {
             Step::Register => {
-                self.call(move |r| async move { r.register_instance(&instance).await })
+                self.call(move |r| async move { r.register_instance(instance).await })
                     .await?;
                 self.record(|status| {
                     status.registered = true;
@@ -293,7 +296,7 @@ impl<R: ModelRegistry + ?Sized + 'static> Worker<R> {
                 Ok(Step::Register)
             }
             Step::Heartbeat => {
-                self.call(move |r| async move { r.send_heartbeat(&instance).await })
+                self.call(move |r| async move { r.send_heartbeat(instance).await })
                     .await?;
                 self.record(|status| {
                     status.registered = true;
@@ -339,9 +342,12 @@ impl<R: ModelRegistry + ?Sized + 'static> Worker<R> {
         if !self.registration.deregister_on_shutdown {
             return Ok(());
         }
-        let mut instance = self.registration.instance.clone();
-        instance.remove_from_registry = self.registration.remove_on_shutdown;
-        let call = self.call(move |r| async move { r.deregister_instance(&instance).await });
+        let instance = self
+            .registration
+            .instance
+            .clone()
+            .with_remove_from_registry(self.registration.remove_on_shutdown);
+        let call = self.call(move |r| async move { r.deregister_instance(instance).await });
         let result = match tokio::time::timeout(self.registration.shutdown_timeout, call).await {
             Ok(result) => result.map(drop),
             Err(_) => Err(StorageError::Unavailable(format!(

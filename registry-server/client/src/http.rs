@@ -244,15 +244,37 @@ impl Answer for Vec<ModelInstance> {
     }
 }
 
-/// The `error` field of a JSON error answer, or the start of the body.
+/// What a FastAPI-shaped error answer says (its `detail`: one sentence, or each problem's
+/// place and message), or the start of the body. Both this server and DB-GPT's controller
+/// answer this way.
 fn error_message(body: &[u8]) -> String {
     #[derive(serde::Deserialize)]
     struct ErrorBody {
-        error: serde_json::Value,
+        detail: serde_json::Value,
     }
     if let Ok(parsed) = serde_json::from_slice::<ErrorBody>(body) {
-        return match parsed.error {
+        return match parsed.detail {
             serde_json::Value::String(text) => text,
+            serde_json::Value::Array(problems) => problems
+                .iter()
+                .map(|problem| {
+                    let place: Vec<String> = problem["loc"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|part| {
+                            part.as_str()
+                                .map_or_else(|| part.to_string(), str::to_owned)
+                        })
+                        .collect();
+                    format!(
+                        "{}: {}",
+                        place.join("."),
+                        problem["msg"].as_str().unwrap_or("")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
             other => other.to_string(),
         };
     }
@@ -276,10 +298,13 @@ mod tests {
     #[test]
     fn error_messages_come_from_the_json_body_or_the_text() {
         assert_eq!(
-            error_message(br#"{"error":"port is required"}"#),
-            "port is required"
+            error_message(
+                br#"{"detail":[{"type":"missing","loc":["body","port"],"msg":"Field required","input":{}}]}"#
+            ),
+            "body.port: Field required"
         );
-        assert_eq!(error_message(br#"{"detail":"x"}"#), r#"{"detail":"x"}"#);
+        assert_eq!(error_message(br#"{"detail":"Not Found"}"#), "Not Found");
+        assert_eq!(error_message(br#"{"error":"x"}"#), r#"{"error":"x"}"#);
         assert_eq!(
             error_message("é".repeat(300).as_bytes()).chars().count(),
             101

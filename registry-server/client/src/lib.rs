@@ -13,15 +13,15 @@
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use registry_core::{ModelInstance, ModelRegistry};
+//! use registry_core::{ModelInstance, ModelRegistry, ValidInstance};
 //! use registry_client::{ClientConfig, RegistryClient, WorkerRegistration};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let client = Arc::new(RegistryClient::new(
 //!     ClientConfig::from_urls("http://10.0.0.1:8000,http://10.0.0.2:8000").with_token("secret"),
 //! )?);
-//! let task = WorkerRegistration::new(ModelInstance::new("glm-4@llm", "10.0.0.7", 8001))
-//!     .start(client.clone());
+//! let instance = ValidInstance::new(ModelInstance::new("glm-4@llm", "10.0.0.7", 8001))?;
+//! let task = WorkerRegistration::new(instance).start(client.clone());
 //! // … serve the model …
 //! let instances = client.get_all_instances("glm-4@llm", true).await?;
 //! println!("{} healthy instances", instances.len());

@@ -5,7 +5,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use registry_core::{ModelInstance, ModelRegistry, RegistryError, pick_weighted};
+use registry_core::{ModelInstance, ModelRegistry, RegistryError, ValidInstance, pick_weighted};
 
 use super::config::ClientConfig;
 use super::error::ClientError;
@@ -26,12 +26,13 @@ use super::http::{Answer, Call, Shared};
 /// thread, which stops when the last clone is dropped.
 ///
 /// ```no_run
-/// use registry_core::{ModelInstance, ModelRegistry};
+/// use registry_core::{ModelInstance, ModelRegistry, ValidInstance};
 /// use registry_client::{ClientConfig, RegistryClient};
 ///
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// let client = RegistryClient::new(ClientConfig::from_urls("http://10.0.0.1:8000,http://10.0.0.2:8000"))?;
-/// client.register_instance(&ModelInstance::new("glm-4@llm", "10.0.0.7", 8001)).await?;
+/// let instance = ValidInstance::new(ModelInstance::new("glm-4@llm", "10.0.0.7", 8001))?;
+/// client.register_instance(instance).await?;
 /// let chosen = client.select_one_health_instance("glm-4@llm").await?;
 /// println!("{chosen:?}");
 /// # Ok(())
@@ -119,9 +120,7 @@ impl RegistryClient {
             .map_err(RegistryError::from)
     }
 
-    async fn write(&self, kind: Write, instance: &ModelInstance) -> Result<bool, RegistryError> {
-        instance.validate()?;
-        let instance = instance.clone();
+    async fn write(&self, kind: Write, instance: ValidInstance) -> Result<bool, RegistryError> {
         self.run(move |shared| {
             shared.execute(&match kind {
                 Write::Register => Call::Register(&instance),
@@ -152,15 +151,15 @@ fn health_loop(shared: &Shared, stopped: &mpsc::Receiver<()>, interval: Duration
 
 #[async_trait]
 impl ModelRegistry for RegistryClient {
-    async fn register_instance(&self, instance: &ModelInstance) -> Result<bool, RegistryError> {
+    async fn register_instance(&self, instance: ValidInstance) -> Result<bool, RegistryError> {
         self.write(Write::Register, instance).await
     }
 
-    async fn deregister_instance(&self, instance: &ModelInstance) -> Result<bool, RegistryError> {
+    async fn deregister_instance(&self, instance: ValidInstance) -> Result<bool, RegistryError> {
         self.write(Write::Deregister, instance).await
     }
 
-    async fn send_heartbeat(&self, instance: &ModelInstance) -> Result<bool, RegistryError> {
+    async fn send_heartbeat(&self, instance: ValidInstance) -> Result<bool, RegistryError> {
         self.write(Write::Heartbeat, instance).await
     }
 

@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
-use serde::de::{self, Deserializer};
+const NANOS_PER_SECOND: u128 = 1_000_000_000;
 
-/// Parses `250ms`, `20s`, `2m`, `1h` or a bare number of seconds (`20`, `0.5`).
+/// Parses `250ms`, `20s`, `2m`, `1h`, `1500us`, `10ns` or a bare number of seconds (`20`,
+/// `0.5`). Whole numbers are read exactly; fractions as the nearest nanosecond.
 pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text
@@ -15,58 +15,56 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let value: f64 = number
         .parse()
         .map_err(|_| format!("{text:?} is not a duration such as 20s, 500ms, 2m or 20"))?;
-    let seconds = match unit.trim() {
-        "" | "s" | "sec" | "secs" => value,
-        "ms" => value / 1000.0,
-        "m" | "min" | "mins" => value * 60.0,
-        "h" => value * 3600.0,
+    let nanos_per_unit: u64 = match unit.trim() {
+        "" | "s" | "sec" | "secs" => 1_000_000_000,
+        "ms" => 1_000_000,
+        "us" => 1_000,
+        "ns" => 1,
+        "m" | "min" | "mins" => 60 * 1_000_000_000,
+        "h" => 3600 * 1_000_000_000,
         other => {
             return Err(format!(
-                "unknown unit {other:?} in {text:?}; use ms, s, m or h"
+                "unknown unit {other:?} in {text:?}; use ns, us, ms, s, m or h"
             ));
         }
     };
-    Duration::try_from_secs_f64(seconds).map_err(|error| format!("{text:?}: {error}"))
-}
-
-/// Parses a timeout that may be switched off: `off`, `never` or `0` give [`Duration::ZERO`].
-pub(crate) fn parse_optional_duration(text: &str) -> Result<Duration, String> {
-    match text.trim() {
-        "off" | "never" | "none" => Ok(Duration::ZERO),
-        other => parse_duration(other),
-    }
-}
-
-/// Writes a duration the way [`parse_duration`] reads it.
-pub(crate) fn format_duration(duration: Duration) -> String {
-    let millis = duration.as_millis();
-    if millis % 1000 == 0 {
-        format!("{}s", millis / 1000)
-    } else {
-        format!("{millis}ms")
-    }
-}
-
-/// Reads a duration from TOML: a string with a unit, or a number of seconds.
-pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<Duration>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        Text(String),
-        Int(u64),
-        Float(f64),
-    }
-    let parsed = match Option::<Raw>::deserialize(deserializer)? {
-        None => return Ok(None),
-        Some(Raw::Text(text)) => parse_optional_duration(&text),
-        Some(Raw::Int(seconds)) => Ok(Duration::from_secs(seconds)),
-        Some(Raw::Float(seconds)) => {
-            Duration::try_from_secs_f64(seconds).map_err(|error| error.to_string())
+    match number.parse::<u128>() {
+        Ok(whole) => {
+            let nanos = whole
+                .checked_mul(u128::from(nanos_per_unit))
+                .ok_or_else(|| format!("{text:?} is too long"))?;
+            let seconds = u64::try_from(nanos / NANOS_PER_SECOND)
+                .map_err(|_| format!("{text:?} is too long"))?;
+            let below_a_second = u32::try_from(nanos % NANOS_PER_SECOND)
+                .expect("the remainder of a division by 10^9 fits a u32");
+            Ok(Duration::new(seconds, below_a_second))
         }
-    };
-    parsed.map(Some).map_err(de::Error::custom)
+        Err(_) => Duration::try_from_secs_f64(value * nanos_per_unit as f64 / 1e9)
+            .map_err(|error| format!("{text:?}: {error}")),
+    }
+}
+
+/// Parses a timeout that may be switched off: `off`, `never`, `none` or zero give `None`.
+pub(crate) fn parse_optional_duration(text: &str) -> Result<Option<Duration>, String> {
+    match text.trim() {
+        "off" | "never" | "none" => Ok(None),
+        other => parse_duration(other).map(|duration| (!duration.is_zero()).then_some(duration)),
+    }
+}
+
+/// Writes a duration the way [`parse_duration`] reads it back exactly, in the largest of
+/// `s`, `ms`, `us` and `ns` that holds it as a whole number.
+pub(crate) fn format_duration(duration: Duration) -> String {
+    let nanos = duration.as_nanos();
+    if nanos % NANOS_PER_SECOND == 0 {
+        format!("{}s", duration.as_secs())
+    } else if nanos % 1_000_000 == 0 {
+        format!("{}ms", duration.as_millis())
+    } else if nanos % 1_000 == 0 {
+        format!("{}us", duration.as_micros())
+    } else {
+        format!("{nanos}ns")
+    }
 }
 
 #[cfg(test)]
@@ -80,15 +78,30 @@ mod tests {
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert_eq!(parse_duration("0.5"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1500us"), Ok(Duration::from_micros(1500)));
+        assert_eq!(parse_duration("7ns"), Ok(Duration::from_nanos(7)));
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("5 fortnights").is_err());
-        assert_eq!(parse_optional_duration("off"), Ok(Duration::ZERO));
+        assert!(parse_duration("99999999999999999999h").is_err());
+        assert_eq!(parse_optional_duration("off"), Ok(None));
+        assert_eq!(parse_optional_duration("0s"), Ok(None));
+        assert_eq!(
+            parse_optional_duration("1500ms"),
+            Ok(Some(Duration::from_millis(1500)))
+        );
     }
 
     #[test]
     fn formatting_round_trips() {
-        for text in ["20s", "250ms", "0s"] {
+        for text in ["20s", "250ms", "0s", "1500ms", "2500us", "7ns"] {
             assert_eq!(format_duration(parse_duration(text).unwrap()), text);
+        }
+        for duration in [
+            Duration::new(1, 1),
+            Duration::new(u64::MAX, 999_999_999),
+            Duration::from_secs(u64::MAX),
+        ] {
+            assert_eq!(parse_duration(&format_duration(duration)), Ok(duration));
         }
     }
 }

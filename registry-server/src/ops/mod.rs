@@ -49,12 +49,12 @@ impl Ops {
         }
     }
 
-    /// A heartbeat changes what a watcher sees only when its instance is new or was not
-    /// healthy; one that just refreshes `last_heartbeat` costs the feed nothing, so an open
+    /// Whether a heartbeat of this instance changes what a watcher sees: only when the
+    /// instance is new or was not healthy. One that just refreshes `last_heartbeat` costs the feed nothing, so an open
     /// dashboard does not turn every heartbeat into a read of the whole registry.
-    pub(crate) fn heartbeat_seen(&self, instance: &registry_core::ModelInstance) {
+    pub(crate) fn is_news(&self, instance: &registry_core::ModelInstance) -> bool {
         let Some(feed) = self.feed.get() else {
-            return;
+            return false;
         };
         let snapshot = feed.current();
         let key = instance.key();
@@ -62,9 +62,7 @@ impl Ops {
             .instances
             .binary_search_by(|seen| seen.key().cmp_key(&key))
             .is_ok_and(|at| snapshot.instances[at].healthy);
-        if !known_healthy {
-            feed.nudge();
-        }
+        !known_healthy
     }
 }
 

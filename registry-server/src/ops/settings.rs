@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::error::AppError;
-use registry_wire::{InstanceOut, Loose};
+use registry_wire::{InstanceOut, Loose, parse_json};
 
 #[derive(Debug, Default, Deserialize)]
 struct SettingsBody {
@@ -32,16 +32,7 @@ fn required(value: Option<Loose>, field: &'static str) -> Result<Loose, AppError
 
 impl SettingsBody {
     fn parse(bytes: &[u8]) -> Result<(ModelInstanceIdentifier, InstanceSettings), AppError> {
-        let body: Self = serde_json::from_slice(bytes).map_err(|error| {
-            if error.is_data() {
-                AppError::BadInput {
-                    message: format!("invalid settings: {error}"),
-                    field: None,
-                }
-            } else {
-                AppError::MalformedJson(error.to_string())
-            }
-        })?;
+        let body: Self = parse_json(bytes, "dict_type", "Input should be a valid dictionary")?;
         let model_name = required(body.model_name, "model_name")?.into_string("model_name")?;
         let host = required(body.host, "host")?.into_string("host")?;
         let port = required(body.port, "port")?.into_int("port")?;

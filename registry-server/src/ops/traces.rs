@@ -108,14 +108,11 @@ pub(crate) async fn list(
     State(state): State<AppState>,
     query: Result<Query<TracesQuery>, QueryRejection>,
 ) -> Result<Response, AppError> {
-    let Query(query) = query.map_err(|rejection| AppError::BadInput {
-        message: format!("invalid query: {}", rejection.body_text()),
-        field: None,
-    })?;
+    let Query(query) = query?;
     let limit = match query.limit.as_deref().map(str::trim) {
         None | Some("") => DEFAULT_TRACE_LIMIT,
         Some(text) => text.parse().map_err(|_| {
-            AppError::field(
+            AppError::query_field(
                 "limit",
                 format!("limit must be a whole number, not {text:?}"),
             )

@@ -46,7 +46,7 @@ impl WatchQuery {
         let index = match self.index.as_deref().map(str::trim) {
             None | Some("") => 0,
             Some(text) => text.parse().map_err(|_| {
-                AppError::field(
+                AppError::query_field(
                     "index",
                     format!("index must be a whole number, not {text:?}"),
                 )
@@ -55,7 +55,7 @@ impl WatchQuery {
         let timeout = match self.timeout.as_deref().map(str::trim) {
             None | Some("") => DEFAULT_WAIT,
             Some(text) => parse_duration_setting(text)
-                .map_err(|message| AppError::field("timeout", message))?,
+                .map_err(|message| AppError::query_field("timeout", message))?,
         };
         Ok((index, timeout.min(MAX_WAIT)))
     }
@@ -66,10 +66,7 @@ pub(crate) async fn watch(
     State(state): State<AppState>,
     query: Result<Query<WatchQuery>, QueryRejection>,
 ) -> Result<Response, AppError> {
-    let Query(query) = query.map_err(|rejection| AppError::BadInput {
-        message: format!("invalid query: {}", rejection.body_text()),
-        field: None,
-    })?;
+    let Query(query) = query?;
     let (since, timeout) = query.parse()?;
     let feed = state.change_feed();
     // A shutting-down server answers at once, as if the timeout had passed, so that a graceful

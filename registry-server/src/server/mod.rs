@@ -14,9 +14,7 @@ use tokio::net::TcpListener;
 
 pub use connections::ConnectionCounters;
 pub(crate) use connections::ConnectionLimits;
-pub use open::{
-    OpenStorage, STORAGE_RETRY_FIRST, STORAGE_RETRY_MAX, is_memory, migrate, open_storage,
-};
+pub use open::{OpenStorage, STORAGE_RETRY_FIRST, STORAGE_RETRY_MAX, migrate, open_storage};
 
 use crate::config::{Settings, format_duration, redact_url};
 use crate::{AppState, Auth, RequestPolicy, Tracer, app, shutdown};
@@ -175,7 +173,8 @@ pub async fn serve(settings: &Settings, ready: impl FnOnce(SocketAddr)) -> Resul
         allowed_hosts: settings.allowed_hosts.clone(),
         storage_deadline: settings.pool_timeout + settings.statement_timeout,
     };
-    let state = AppState::with_policy(Arc::clone(&registry), auth, tracer.clone(), policy);
+    let state = AppState::with_policy(Arc::clone(&registry), auth, tracer.clone(), policy)
+        .with_time_zone(settings.time_zone);
     let listener = listen(settings.listen).map_err(|source| ServerError::Bind {
         addr: settings.listen,
         source,

@@ -1,42 +1,14 @@
 //! Opening the storage a URL names, and waiting for a database that is not up yet.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use registry_core::{InMemoryStorage, InstanceStorage, ModelInstance};
-use registry_diesel::{Backend, DieselStorage, PoolConfig, run_migrations};
+use registry_core::InstanceStorage;
+use registry_diesel::{PoolConfig, StorageUrl};
 
 use super::ServerError;
 use crate::config::{Settings, format_duration, redact_url};
 use crate::shutdown;
-
-/// Whether a storage URL names the in-memory storage.
-pub fn is_memory(url: &str) -> bool {
-    matches!(
-        url.trim().to_ascii_lowercase().as_str(),
-        "memory" | "mem" | "memory://"
-    )
-}
-
-/// The file path of a `sqlite://PATH` URL or a plain path; `None` for other databases.
-fn sqlite_file(url: &str) -> Option<&Path> {
-    match Backend::from_url(url) {
-        Ok(Backend::Sqlite) => {
-            let path = url.strip_prefix("sqlite://").unwrap_or(url);
-            (path != ":memory:").then(|| Path::new(path))
-        }
-        _ => None,
-    }
-}
-
-/// Whether a failure to connect may go away by waiting: the database is down, starting,
-/// unreachable or its name does not resolve yet (not a malformed URL or a refusal, which
-/// registry-diesel reports as `Rejected`). Only PostgreSQL and MySQL are waited for: a SQLite
-/// file that cannot be opened will not open later.
-fn worth_waiting(backend: Backend, error: &registry_diesel::DieselError) -> bool {
-    backend != Backend::Sqlite && error.is_retryable()
-}
 
 fn storage_error(url: &str, error: impl std::fmt::Display) -> ServerError {
     ServerError::Storage {
@@ -62,31 +34,23 @@ impl std::fmt::Debug for OpenStorage {
     }
 }
 
-/// Opens the storage the settings name and applies pending migrations. A SQLite file's
-/// folders are created. Waits at most the pool timeout for the database: a PostgreSQL or MySQL
-/// database that cannot be reached is [`ServerError::StorageUnavailable`] (see
+/// Opens the storage the settings name (registry-diesel's [`StorageUrl`] knows which, creates
+/// a SQLite file's folders and applies pending migrations). Waits at most the pool timeout
+/// for the database: one that may yet come up is [`ServerError::StorageUnavailable`] (see
 /// [`serve`](super::serve), which retries it).
 pub fn open_storage(settings: &Settings) -> Result<OpenStorage, ServerError> {
     let url = settings.storage_url.as_str();
-    if is_memory(url) {
-        return Ok(OpenStorage {
-            storage: Arc::new(InMemoryStorage::<ModelInstance>::new()),
-            kind: "memory",
-        });
-    }
-    let backend = Backend::from_url(url).map_err(|error| ServerError::UnsupportedStorage {
+    let storage_url = StorageUrl::parse(url).map_err(|error| ServerError::UnsupportedStorage {
         url: redact_url(url),
         reason: error.to_string(),
     })?;
-    if let Some(path) = sqlite_file(url) {
-        create_parent(path).map_err(|error| storage_error(url, error))?;
-    }
     let config = PoolConfig::default()
         .with_max_size(settings.effective_pool_size())
         .with_connection_timeout(settings.pool_timeout)
-        .with_statement_timeout(settings.statement_timeout);
-    let storage = DieselStorage::connect(url, config).map_err(|error| {
-        if worth_waiting(backend, &error) {
+        .with_statement_timeout(settings.statement_timeout)
+        .with_time_zone(settings.time_zone);
+    let storage = storage_url.open(config).map_err(|error| {
+        if storage_url.is_worth_waiting(&error) {
             ServerError::StorageUnavailable {
                 url: redact_url(url),
                 message: error.to_string(),
@@ -96,15 +60,9 @@ pub fn open_storage(settings: &Settings) -> Result<OpenStorage, ServerError> {
             storage_error(url, error)
         }
     })?;
-    let kind = match backend {
-        Backend::Sqlite => "sqlite",
-        Backend::Postgres => "postgres",
-        Backend::Mysql => "mysql",
-        _ => "sql",
-    };
     Ok(OpenStorage {
-        storage: Arc::new(storage),
-        kind,
+        storage,
+        kind: storage_url.name(),
     })
 }
 
@@ -112,20 +70,10 @@ pub fn open_storage(settings: &Settings) -> Result<OpenStorage, ServerError> {
 /// storage has none.
 pub fn migrate(settings: &Settings) -> Result<Vec<String>, ServerError> {
     let url = settings.storage_url.as_str();
-    if is_memory(url) {
-        return Ok(Vec::new());
-    }
-    if let Some(path) = sqlite_file(url) {
-        create_parent(path).map_err(|error| storage_error(url, error))?;
-    }
-    run_migrations(url).map_err(|error| storage_error(url, error))
-}
-
-fn create_parent(path: &Path) -> std::io::Result<()> {
-    match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => std::fs::create_dir_all(parent),
-        _ => Ok(()),
-    }
+    StorageUrl::parse(url)
+        .map_err(|error| storage_error(url, error))?
+        .migrate(settings.time_zone)
+        .map_err(|error| storage_error(url, error))
 }
 
 /// The first pause between attempts to open an unreachable database; it doubles up to

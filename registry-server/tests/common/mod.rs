@@ -1,7 +1,7 @@
-//! Helpers shared by the router tests: a state over memory storage and a one-call client.
+//! Helpers shared by the router tests: a state over memory storage and a one-call client;
+//! and the real binary through the test kit.
 #![allow(dead_code, unreachable_pub)]
 
-pub mod proxy;
 pub mod server;
 
 use std::sync::Arc;
@@ -94,4 +94,17 @@ pub fn instance_body(model: &str, host: &str, port: u16) -> Vec<u8> {
     })
     .to_string()
     .into_bytes()
+}
+
+/// The field the first problem of a FastAPI-shaped error names (`detail[0].loc[1]`).
+pub fn error_field(json: &Value) -> Option<&str> {
+    json["detail"][0]["loc"][1].as_str()
+}
+
+/// What a FastAPI-shaped error says: its sentence, or its first problem's message; `None`
+/// if the body is not such an error.
+pub fn error_text(json: &Value) -> Option<&str> {
+    json["detail"]
+        .as_str()
+        .or_else(|| json["detail"][0]["msg"].as_str())
 }

@@ -13,7 +13,7 @@
 //! let body = br#"{"model_name":"glm-4@llm","host":"10.0.0.7","port":"8001"}"#;
 //! let instance = InstanceBody::parse(body)?.into_instance()?;
 //! assert_eq!(instance.port, 8001);
-//! let json = serde_json::to_value(InstanceOut::from(&instance)).unwrap();
+//! let json = serde_json::to_value(InstanceOut::from(&*instance)).unwrap();
 //! assert_eq!(json.as_object().unwrap().len(), 10);
 //! # Ok::<(), registry_wire::WireError>(())
 //! ```
@@ -23,13 +23,13 @@ mod instance;
 mod loose;
 mod timestamp;
 
-pub use error::WireError;
+pub use error::{Place, Problem, WireError, parse_json};
 pub use instance::{
-    DeregisterQuery, InstanceBody, InstanceOut, ListQuery, encode_instance, instance_list,
+    DeregisterQuery, InstanceBody, InstanceOut, ListQuery, encode_instance, instance_list, listing,
     parse_listing,
 };
-pub use loose::{Loose, parse_bool, parse_int};
-pub use timestamp::{format_timestamp, parse_timestamp};
+pub use loose::{Loose, parse_bool, parse_int, parse_query_int};
+pub use timestamp::{format_timestamp, format_wall_clock, parse_timestamp};
 
 /// The README's examples, compiled as doc tests so that they stay true.
 #[doc = include_str!("../README.md")]

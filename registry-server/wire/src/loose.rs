@@ -8,7 +8,9 @@ use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use crate::WireError;
+use serde_json::Value;
+
+use crate::error::{Place, Problem, WireError};
 use crate::timestamp::parse_timestamp;
 
 /// One JSON value, with containers reduced to their kind.
@@ -33,29 +35,32 @@ pub enum Loose {
 }
 
 impl Loose {
-    fn kind(&self) -> &'static str {
-        match self {
-            Self::Null => "null",
-            Self::Bool(_) => "a boolean",
-            Self::Int(_) | Self::BigInt(_) | Self::Float(_) => "a number",
-            Self::Str(_) => "a string",
-            Self::Array => "an array",
-            Self::Object => "an object",
-        }
+    /// The value itself, for an error's `input`; `None` for a container, whose items were
+    /// skipped (a server fills those from the body).
+    fn input(&self) -> Option<Value> {
+        Some(match self {
+            Self::Null => Value::Null,
+            Self::Bool(value) => Value::Bool(*value),
+            Self::Int(value) => Value::from(*value),
+            Self::BigInt(value) => Value::from(*value),
+            Self::Float(value) => Value::from(*value),
+            Self::Str(text) => Value::String(text.clone()),
+            Self::Array | Self::Object => return None,
+        })
     }
 
-    fn wrong(&self, field: &'static str, expected: &str) -> WireError {
-        WireError::field(
-            field,
-            format!("{field} must be {expected}, not {}", self.kind()),
-        )
+    /// A body field's problem of pydantic's type `kind`, with this value as its input.
+    fn problem(&self, kind: &'static str, field: &'static str, message: &str) -> WireError {
+        let mut problem = Problem::new(kind, Place::Body, Some(field), message);
+        problem.input = self.input();
+        problem.into()
     }
 
-    /// A required string.
+    /// A required string; pydantic takes nothing else for a string.
     pub fn into_string(self, field: &'static str) -> Result<String, WireError> {
         match self {
             Self::Str(text) => Ok(text),
-            other => Err(other.wrong(field, "a string")),
+            other => Err(other.problem("string_type", field, STRING_TYPE)),
         }
     }
 
@@ -67,42 +72,55 @@ impl Loose {
         }
     }
 
-    /// An integer: a JSON integer, a float without a fraction or a decimal string, as
-    /// DB-GPT's (pydantic's) lax mode accepts.
+    /// An integer as pydantic's lax mode reads one: a JSON integer, a float without a
+    /// fraction, a boolean, or a decimal string.
     pub fn into_int(self, field: &'static str) -> Result<i64, WireError> {
         match self {
             Self::Int(value) => Ok(value),
             // Out of every range the caller accepts; saturate and let the range check reject it.
             Self::BigInt(_) => Ok(i64::MAX),
+            Self::Bool(value) => Ok(i64::from(value)),
             Self::Float(value) if value.fract() == 0.0 && value.abs() < 9.0e15 => Ok(value as i64),
-            Self::Str(text) => parse_int(&text).ok_or_else(|| {
-                WireError::field(field, format!("{field} must be an integer, not {text:?}"))
-            }),
-            other => Err(other.wrong(field, "an integer")),
+            Self::Float(value) if value.is_finite() => {
+                Err(self.problem("int_from_float", field, INT_FROM_FLOAT))
+            }
+            Self::Str(ref text) => {
+                parse_int(text).ok_or_else(|| self.problem("int_parsing", field, INT_PARSING))
+            }
+            other => Err(other.problem("int_type", field, INT_TYPE)),
         }
     }
 
-    /// A number: JSON number or numeric string.
+    /// A number as pydantic's lax mode reads one: a JSON number, a boolean or a numeric
+    /// string.
     pub fn into_float(self, field: &'static str) -> Result<f64, WireError> {
         match self {
             Self::Int(value) => Ok(value as f64),
             Self::BigInt(value) => Ok(value as f64),
             Self::Float(value) => Ok(value),
-            Self::Str(text) => text.trim().parse::<f64>().map_err(|_| {
-                WireError::field(field, format!("{field} must be a number, not {text:?}"))
-            }),
-            other => Err(other.wrong(field, "a number")),
+            Self::Bool(value) => Ok(f64::from(u8::from(value))),
+            Self::Str(ref text) => text
+                .trim()
+                .parse::<f64>()
+                .map_err(|_| self.problem("float_parsing", field, FLOAT_PARSING)),
+            other => Err(other.problem("float_type", field, FLOAT_TYPE)),
         }
     }
 
-    /// A boolean: JSON `true`/`false`, 0 or 1, or one of pydantic's boolean words.
+    /// A boolean as pydantic's lax mode reads one: JSON `true`/`false`, 0 or 1, or one of
+    /// pydantic's boolean words.
     pub fn into_bool(self, field: &'static str) -> Result<bool, WireError> {
         match self {
             Self::Bool(value) => Ok(value),
             Self::Int(0) => Ok(false),
             Self::Int(1) => Ok(true),
-            Self::Str(text) => parse_bool(field, &text),
-            other => Err(other.wrong(field, "a boolean")),
+            Self::Str(ref text) => {
+                bool_word(text).ok_or_else(|| self.problem("bool_parsing", field, BOOL_PARSING))
+            }
+            Self::Int(_) | Self::BigInt(_) | Self::Float(_) => {
+                Err(self.problem("bool_parsing", field, BOOL_PARSING))
+            }
+            other => Err(other.problem("bool_type", field, BOOL_TYPE)),
         }
     }
 
@@ -111,11 +129,8 @@ impl Loose {
         match self {
             Self::Null | Self::Int(_) | Self::BigInt(_) | Self::Float(_) => Ok(()),
             Self::Str(text) if parse_timestamp(text).is_some() => Ok(()),
-            Self::Str(text) => Err(WireError::field(
-                field,
-                format!("{field} must be an ISO-8601 time, not {text:?}"),
-            )),
-            other => Err(other.wrong(field, "an ISO-8601 time or null")),
+            Self::Str(_) => Err(self.problem("datetime_parsing", field, DATETIME_PARSING)),
+            other => Err(other.problem("datetime_type", field, DATETIME_TYPE)),
         }
     }
 
@@ -124,42 +139,64 @@ impl Loose {
         self,
         field: &'static str,
     ) -> Result<Option<chrono::DateTime<chrono::Utc>>, WireError> {
-        let out_of_range = || WireError::field(field, format!("{field} is out of range"));
-        match self {
+        let out_of_range = || self.problem("datetime_parsing", field, DATETIME_PARSING);
+        match &self {
             Self::Null => Ok(None),
-            Self::Int(seconds) => chrono::DateTime::from_timestamp(seconds, 0)
+            Self::Int(seconds) => chrono::DateTime::from_timestamp(*seconds, 0)
                 .map(Some)
                 .ok_or_else(out_of_range),
             Self::BigInt(_) => Err(out_of_range()),
-            Self::Float(seconds) => crate::timestamp::from_unix_seconds(seconds)
+            Self::Float(seconds) => crate::timestamp::from_unix_seconds(*seconds)
                 .map(Some)
                 .ok_or_else(out_of_range),
-            Self::Str(text) => parse_timestamp(&text).map(Some).ok_or_else(|| {
-                WireError::field(
-                    field,
-                    format!("{field} must be an ISO-8601 time, not {text:?}"),
-                )
-            }),
-            other => Err(other.wrong(field, "an ISO-8601 time or null")),
+            Self::Str(text) => parse_timestamp(text).map(Some).ok_or_else(out_of_range),
+            _ => Err(self.problem("datetime_type", field, DATETIME_TYPE)),
         }
     }
 }
+
+// Pydantic's messages, word for word, so that answers match DB-GPT's.
+const STRING_TYPE: &str = "Input should be a valid string";
+const INT_TYPE: &str = "Input should be a valid integer";
+const INT_PARSING: &str = "Input should be a valid integer, unable to parse string as an integer";
+const INT_FROM_FLOAT: &str = "Input should be a valid integer, got a number with a fractional part";
+const FLOAT_TYPE: &str = "Input should be a valid number";
+const FLOAT_PARSING: &str = "Input should be a valid number, unable to parse string as a number";
+const BOOL_TYPE: &str = "Input should be a valid boolean";
+const BOOL_PARSING: &str = "Input should be a valid boolean, unable to interpret input";
+const DATETIME_TYPE: &str = "Input should be a valid datetime";
+const DATETIME_PARSING: &str = "Input should be a valid datetime";
 
 /// Parses a decimal integer with optional sign and surrounding white space.
 pub fn parse_int(text: &str) -> Option<i64> {
     text.trim().parse::<i64>().ok()
 }
 
-/// Parses a boolean the way DB-GPT's FastAPI does for query parameters and lax JSON.
-pub fn parse_bool(field: &'static str, text: &str) -> Result<bool, WireError> {
+/// Pydantic's boolean words.
+fn bool_word(text: &str) -> Option<bool> {
     match text.trim().to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "on" | "t" | "y" => Ok(true),
-        "false" | "0" | "no" | "off" | "f" | "n" => Ok(false),
-        _ => Err(WireError::field(
-            field,
-            format!("{field} must be a boolean, not {text:?}"),
-        )),
+        "true" | "1" | "yes" | "on" | "t" | "y" => Some(true),
+        "false" | "0" | "no" | "off" | "f" | "n" => Some(false),
+        _ => None,
     }
+}
+
+/// Parses a boolean query parameter the way DB-GPT's FastAPI does.
+pub fn parse_bool(field: &'static str, text: &str) -> Result<bool, WireError> {
+    bool_word(text).ok_or_else(|| {
+        Problem::new("bool_parsing", Place::Query, Some(field), BOOL_PARSING)
+            .with_input(Value::String(text.to_owned()))
+            .into()
+    })
+}
+
+/// Parses an integer query parameter the way DB-GPT's FastAPI does.
+pub fn parse_query_int(field: &'static str, text: &str) -> Result<i64, WireError> {
+    parse_int(text).ok_or_else(|| {
+        Problem::new("int_parsing", Place::Query, Some(field), INT_PARSING)
+            .with_input(Value::String(text.to_owned()))
+            .into()
+    })
 }
 
 impl<'de> Deserialize<'de> for Loose {

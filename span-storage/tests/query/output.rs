@@ -29,11 +29,12 @@ fn list_as_text_json_and_csv() {
     let parsed: Vec<Span> =
         serde_json::from_str(&render_list(&spans, OutputFormat::Json)).expect("json");
     assert_eq!(parsed, spans);
+    // Metadata keys keep the order they were set in (the end record added `output`).
     assert_eq!(
         render_list(&spans, OutputFormat::Csv),
         format!(
             "span_type,trace_id,span_id,parent_span_id,operation_name,start_time,end_time,metadata,duration_ms\n\
-             run,{A},{A}:b7ad6b7169203331,{A}:00f067aa0ba902b7,BaseChat.stream_call,2024-01-01 12:00:00.100,2024-01-01 12:00:01.100,\"{{\"\"output\"\":\"\"hello, \\\"\"world\\\"\"\"\",\"\"temperature\"\":0.6}}\",1000\n\
+             run,{A},{A}:b7ad6b7169203331,{A}:00f067aa0ba902b7,BaseChat.stream_call,2024-01-01 12:00:00.100,2024-01-01 12:00:01.100,\"{{\"\"temperature\"\":0.6,\"\"output\"\":\"\"hello, \\\"\"world\\\"\"\"\"}}\",1000\n\
              agent,{B},{B}:b9c7c989f97918e1,,agent.act,2024-01-02 08:00:00.000,2024-01-02 08:00:00.250,,250\n"
         )
     );

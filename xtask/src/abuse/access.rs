@@ -1,16 +1,17 @@
 //! The token: what unauthenticated clients can make the server store, and the ways a
 //! client may present it.
 
-use std::process::Stdio;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
+use base64::Engine as _;
+use registry_testkit::server::Starting;
 
 use super::Suite;
 use super::fixture::{Storage, Store, register_body, timed};
 use super::report::Report;
 use crate::harness::http::{Connection, Request};
-use crate::harness::server::{Server, free_address, serve_command};
+use crate::harness::server::{free_address, serve_command};
 
 const TOKEN: &str = "abuse-token";
 
@@ -116,7 +117,10 @@ pub(crate) fn span_amplification(
 pub(crate) fn auth(suite: &Suite, storage: Storage, report: &mut Report) -> Result<()> {
     let store = Store::new(storage, "auth")?;
     let server = store.start(suite, &["--token", TOKEN])?;
-    let basic = format!("Basic {}", base64(format!("registry:{TOKEN}").as_bytes()));
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("registry:{TOKEN}"))
+    );
     for (what, headers, expected) in [
         (
             "a registration with Basic auth (registry:TOKEN)",
@@ -148,7 +152,6 @@ pub(crate) fn auth(suite: &Suite, storage: Storage, report: &mut Report) -> Resu
 
     // --auth-reads without a token would leave reads open while claiming to protect them.
     let address = free_address()?;
-    let stderr_path = store.dir().join("auth-reads.stderr");
     let mut command = serve_command(suite.binary(), &[], address);
     command
         .args([
@@ -158,13 +161,14 @@ pub(crate) fn auth(suite: &Suite, storage: Storage, report: &mut Report) -> Resu
             "off",
             "--auth-reads",
         ])
-        .env_remove("REGISTRY_TOKEN")
-        .stderr(Stdio::from(
-            std::fs::File::create(&stderr_path).context("creating the stderr file")?,
-        ));
-    let mut refused = Server::spawn_unchecked(command, address, None)?;
+        .env_remove("REGISTRY_TOKEN");
+    let mut refused = Starting::spawn(command)?;
     let exit = refused.wait_exit(Duration::from_secs(5))?;
-    let message = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+    // Once it has exited, its stderr is read to the end.
+    let message = match exit {
+        Some(_) => refused.exit(Duration::from_secs(30)).1,
+        None => refused.stderr(),
+    };
     let names_setting = ["auth-reads", "auth_reads", "AUTH_READS"]
         .iter()
         .any(|name| message.contains(name));
@@ -186,43 +190,4 @@ pub(crate) fn auth(suite: &Suite, storage: Storage, report: &mut Report) -> Resu
         exit.is_some_and(|status| !status.success()) && names_setting,
     );
     Ok(())
-}
-
-/// Standard base64 with padding, for one Authorization header.
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn base64_matches_rfc_4648_examples() {
-        for (plain, encoded) in [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("foob", "Zm9vYg=="),
-            ("registry:abuse-token", "cmVnaXN0cnk6YWJ1c2UtdG9rZW4="),
-        ] {
-            assert_eq!(super::base64(plain.as_bytes()), encoded);
-        }
-    }
 }

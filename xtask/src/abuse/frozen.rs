@@ -9,9 +9,9 @@ use anyhow::{Context, Result};
 
 use super::Suite;
 use super::fixture::{Storage, Store, get, post_json, timed};
-use super::proxy::Proxy;
 use super::report::Report;
 use crate::harness::http::{Request, Response, instance_body};
+use registry_testkit::proxy::Proxy;
 
 /// registry-server's default `--pool-timeout`.
 const POOL_TIMEOUT: Duration = Duration::from_secs(3);
@@ -33,9 +33,9 @@ const PROBES: [(&str, &str, u16, bool); 4] = [
 pub(crate) fn frozen_database(suite: &Suite, storage: Storage, report: &mut Report) -> Result<()> {
     let store = Store::new(storage, "frozen")?;
     let database = store.database().context("a shared database")?;
-    let proxy = Proxy::start(database.server_address())?;
+    let proxy = Proxy::start(database.server_address()?);
     // The defaults are what is promised: no timeout is set here.
-    let server = store.start_url(suite, &[], &database.url_via(proxy.port()), &[])?;
+    let server = store.start_url(suite, &[], &database.url_via(proxy.address().port()), &[])?;
     let heartbeat = instance_body(0);
     let (_, first) = timed(
         server.address,

@@ -6,8 +6,8 @@ use anyhow::Result;
 
 use super::Suite;
 use super::fixture::{Storage, Store};
+use super::raw::RawConnection;
 use super::report::Report;
-use crate::harness::http::Connection;
 
 /// 11. A client holds a half-sent body; SIGTERM; the process exits 0 within the drain timeout.
 pub(crate) fn drain(suite: &Suite, storage: Storage, report: &mut Report) -> Result<()> {
@@ -15,12 +15,12 @@ pub(crate) fn drain(suite: &Suite, storage: Storage, report: &mut Report) -> Res
     const SLACK: Duration = Duration::from_secs(3);
     let store = Store::new(storage, "drain")?;
     let mut server = store.start(suite, &["--drain-timeout", "2s"])?;
-    let mut held = Connection::open(server.address, Duration::from_secs(10))?;
+    let mut held = RawConnection::open(server.address, Duration::from_secs(10))?;
     let head = format!(
         "POST /api/controller/heartbeat HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"model_na",
         server.address
     );
-    held.write_raw(head.as_bytes())?;
+    held.write(head.as_bytes())?;
     // Let the server read the head and start waiting for the rest of the body.
     std::thread::sleep(Duration::from_millis(300));
     let signalled = Instant::now();

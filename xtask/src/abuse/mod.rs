@@ -9,7 +9,7 @@ mod connections;
 mod fixture;
 mod frozen;
 mod lifecycle;
-mod proxy;
+mod raw;
 mod report;
 mod requests;
 mod sqlite_faults;

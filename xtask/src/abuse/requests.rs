@@ -7,8 +7,9 @@ use anyhow::{Context, Result};
 
 use super::Suite;
 use super::fixture::{Storage, Store, register_body, timed};
+use super::raw::RawConnection;
 use super::report::Report;
-use crate::harness::http::{Connection, Request, Response};
+use crate::harness::http::{Request, Response};
 
 /// registry-server's operator write route (`registry_server::ops::SETTINGS_PATH`).
 const SETTINGS_PATH: &str = "/api/controller/models/settings";
@@ -31,24 +32,19 @@ pub(crate) fn oversized(suite: &Suite, storage: Storage, report: &mut Report) ->
     ];
     for (method, path) in routes {
         // Twice the bound: long enough to tell a late answer from none.
-        let mut connection = Connection::open(server.address, 2 * BOUND)?;
+        let mut connection = RawConnection::open(server.address, 2 * BOUND)?;
         let head = format!(
             "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\n\r\n",
             server.address
         );
         let begun = Instant::now();
-        connection.write_raw(head.as_bytes())?;
-        let answer = connection.read_response();
+        connection.write(head.as_bytes())?;
+        let answer = connection.read_status();
         let took = begun.elapsed();
         let what = format!("{method} {path}");
         match answer {
-            Ok(response) => {
-                report.holds(
-                    &what,
-                    &format!("answered {}", response.status),
-                    "413",
-                    response.status == 413,
-                );
+            Ok(status) => {
+                report.holds(&what, &format!("answered {status}"), "413", status == 413);
                 report.within(&format!("{what} answered in"), took, BOUND);
             }
             Err(error) => report.holds(
@@ -165,11 +161,11 @@ pub(crate) fn bad_input(suite: &Suite, storage: Storage, report: &mut Report) ->
     Ok(())
 }
 
-/// A 422 whose JSON body names `field`.
+/// A 422 whose FastAPI-shaped body names `field` (`detail[0].loc[1]`).
 fn expect_field_error(report: &mut Report, what: &str, answer: &Response, field: &str) {
     let named = serde_json::from_str::<serde_json::Value>(&answer.body)
         .ok()
-        .and_then(|body| body["field"].as_str().map(str::to_owned));
+        .and_then(|body| body["detail"][0]["loc"][1].as_str().map(str::to_owned));
     report.holds(
         what,
         &format!(

@@ -45,17 +45,26 @@ pub(crate) fn run(with_peer: bool, only: Option<&str>) -> Result<()> {
         reference("storage_registry_bench.py", &["1000", "1"])?;
     }
     if wanted("spans") {
-        section("span-storage: container into a JSONL file");
+        section("span-storage: container into a JSONL file, beside raw serde_json");
         cmd::cargo(&["bench", "--package", "span-storage", "--bench", "container"])?;
         reference("span_container_bench.py", &["100000"])?;
     }
     if wanted("http") {
-        section("registry-server: heartbeats over HTTP");
+        section("registry-server: heartbeats over HTTP, beside a bare axum server and DB-GPT");
         let mut args = vec!["bench", "--package", "registry-server", "--bench", "http"];
         if !features.is_empty() {
             args.extend(["--features", features.as_str()]);
         }
-        cmd::cargo(&args)?;
+        // The bench measures DB-GPT's controller with the same Python, or not at all.
+        let mut env = Vec::new();
+        match &python {
+            Some(python) => env.push((
+                "REGISTRY_BENCH_PEER_PYTHON".to_owned(),
+                python.display().to_string(),
+            )),
+            None => env.push(("REGISTRY_BENCH_PEER".to_owned(), "off".to_owned())),
+        }
+        cmd::cargo_with_env(&args, &env)?;
     }
     if wanted("interference") {
         section("registry-server: heartbeats beside operators' reads");

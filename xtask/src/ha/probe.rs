@@ -2,7 +2,6 @@
 //! the metrics from the servers.
 
 use std::net::SocketAddr;
-use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -13,41 +12,10 @@ use super::http::Connection;
 /// `(rows, healthy rows)` in the registry table, counted by the database itself.
 pub(crate) fn row_counts(database: &Database) -> Result<(u64, u64)> {
     let sql = "SELECT COUNT(*), COALESCE(SUM(CASE WHEN healthy THEN 1 ELSE 0 END), 0) FROM dbgpt_cluster_registry_instance";
-    let url = database.url();
-    let name = url.rsplit('/').next().unwrap_or_default();
-    let mut command = match database.backend() {
-        Backend::Postgres => {
-            let mut command = Command::new("psql");
-            command.args([
-                "-h",
-                "127.0.0.1",
-                "-U",
-                "postgres",
-                "-d",
-                name,
-                "-At",
-                "-F",
-                " ",
-                "-c",
-                sql,
-            ]);
-            command
-        }
-        Backend::Mysql => {
-            let mut command = Command::new("mysql");
-            command.args([
-                "--protocol=tcp",
-                "-h",
-                "127.0.0.1",
-                "-uroot",
-                "-N",
-                "-B",
-                name,
-                "-e",
-                sql,
-            ]);
-            command
-        }
+    let mut command = database.backend().sql_command(database.name(), sql);
+    match database.backend() {
+        Backend::Postgres => command.args(["-At", "-F", " "]),
+        Backend::Mysql => command.args(["-N", "-B"]),
     };
     let output = command.output().context("counting rows")?;
     if !output.status.success() {

@@ -1,10 +1,15 @@
-//! The shared-database backends (PostgreSQL, MariaDB) and a database of its own per scenario,
-//! dropped afterwards; the database servers can be stopped and started for outage scenarios.
+//! The shared-database backends (PostgreSQL, MariaDB), found where the test kit finds them
+//! (`REGISTRY_TEST_POSTGRES_URL`, `REGISTRY_TEST_MYSQL_URL`, else the local defaults), and a
+//! database of its own per scenario, dropped afterwards. xtask reaches the servers through their
+//! command-line clients (`psql`, `mysql`), so that it builds without a database client library;
+//! the local servers can be stopped and started for outage scenarios.
 
+use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use registry_testkit::database::{self as kit, Backend as KitBackend};
 
 use crate::cmd;
 
@@ -23,46 +28,51 @@ impl Backend {
         }
     }
 
-    fn admin(self, sql: &str) -> Command {
+    /// The server's URL, as the test kit finds it.
+    fn server_url(self) -> String {
+        let backend = match self {
+            Self::Postgres => KitBackend::Postgres,
+            Self::Mysql => KitBackend::Mysql,
+        };
+        kit::server_url(backend).0
+    }
+
+    /// The server's command-line client running `sql` on `database`; more options may follow.
+    pub(crate) fn sql_command(self, database: &str, sql: &str) -> Command {
+        let url = kit::with_database(&self.server_url(), database);
         match self {
             Self::Postgres => {
                 let mut command = Command::new("psql");
                 command.env("PGOPTIONS", "-c client_min_messages=warning");
-                command.args([
-                    "-q",
-                    "-h",
-                    "127.0.0.1",
-                    "-U",
-                    "postgres",
-                    "-d",
-                    "postgres",
-                    "-v",
-                    "ON_ERROR_STOP=1",
-                    "-c",
-                    sql,
-                ]);
+                command.args(["-q", "-v", "ON_ERROR_STOP=1", "-d", &url, "-c", sql]);
                 command
             }
             Self::Mysql => {
+                let (user_info, host_port) = kit::split_authority(&url);
+                let user_info = user_info.trim_end_matches('@');
+                let (user, password) = user_info.split_once(':').unwrap_or((user_info, ""));
+                let (host, port) = host_port.rsplit_once(':').unwrap_or((&host_port, "3306"));
                 let mut command = Command::new("mysql");
-                command.args(["--protocol=tcp", "-h", "127.0.0.1", "-uroot", "-e", sql]);
+                command.args(["--protocol=tcp", "-h", host, "-P", port]);
+                if !user.is_empty() {
+                    command.arg(format!("-u{user}"));
+                }
+                if !password.is_empty() {
+                    command.env("MYSQL_PWD", password);
+                }
+                command.args([database, "-e", sql]);
                 command
             }
         }
     }
 
-    fn port(self) -> u16 {
-        match self {
-            Self::Postgres => 5432,
-            Self::Mysql => 3306,
-        }
-    }
-
-    fn url(self, database: &str) -> String {
-        match self {
-            Self::Postgres => format!("postgres://postgres@127.0.0.1:5432/{database}"),
-            Self::Mysql => format!("mysql://root@127.0.0.1:3306/{database}"),
-        }
+    /// `sql` on the server's maintenance database.
+    fn admin(self, sql: &str) -> Command {
+        let maintenance = match self {
+            Self::Postgres => "postgres",
+            Self::Mysql => "mysql",
+        };
+        self.sql_command(maintenance, sql)
     }
 
     /// Stops the database server (for the outage scenario).
@@ -167,20 +177,23 @@ impl Database {
     }
 
     pub(crate) fn url(&self) -> String {
-        self.backend.url(&self.name)
+        kit::with_database(&self.backend.server_url(), &self.name)
+    }
+
+    /// The database's name.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
     }
 
     /// The URL of this database reached through `port` on loopback instead of the database
-    /// server's own port (a proxy in front of it).
+    /// server's own address (a proxy in front of it).
     pub(crate) fn url_via(&self, port: u16) -> String {
-        let url = self.url();
-        let own = format!(":{}/", self.backend.port());
-        url.replacen(&own, &format!(":{port}/"), 1)
+        kit::with_address(&self.url(), SocketAddr::from(([127, 0, 0, 1], port)))
     }
 
-    /// The database server's own loopback address.
-    pub(crate) fn server_address(&self) -> std::net::SocketAddr {
-        std::net::SocketAddr::from(([127, 0, 0, 1], self.backend.port()))
+    /// The database server's own address.
+    pub(crate) fn server_address(&self) -> Result<SocketAddr> {
+        kit::server_address(&self.url()).context("resolving the database server")
     }
 
     pub(crate) fn backend(&self) -> Backend {

@@ -1,11 +1,15 @@
-//! What the fault suites share: real registry-server processes, real databases, a small HTTP
-//! client, and the file-descriptor limit that thousands of sockets need.
+//! What the fault suites share, over the workspace's test kit (`registry-testkit`): real
+//! registry-server processes, real databases, keep-alive HTTP connections, a closed-loop load,
+//! and the file-descriptor limit that thousands of sockets need.
 
 pub(crate) mod database;
 pub(crate) mod http;
 pub(crate) mod load;
 pub(crate) mod server;
-pub(crate) mod tempdir;
+pub(crate) mod tempdir {
+    //! Temporary directories, removed on drop.
+    pub(crate) use registry_testkit::tempfile::TempDir;
+}
 
 use anyhow::{Context, Result};
 

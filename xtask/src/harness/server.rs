@@ -1,16 +1,19 @@
-//! One real registry-server process on loopback, killed when dropped, with what the suites read
-//! from it: its address, its resident memory, how and when it exits.
+//! One real registry-server process on loopback (the test kit's), killed when dropped, with
+//! what the suites read from it: its address, its resident memory, how and when it exits.
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, ExitStatus};
+use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow};
+use registry_testkit::server::{ServerProcess, Starting};
 
-use super::http::Connection;
 use super::tempdir::TempDir;
 use crate::cmd;
+
+/// How long a server may take to listen and answer its health check.
+const START_LIMIT: Duration = Duration::from_secs(30);
 
 /// The release binary with both shared-database backends compiled in.
 pub(crate) fn build_server() -> Result<PathBuf> {
@@ -37,78 +40,41 @@ pub(crate) fn free_address() -> Result<SocketAddr> {
 
 /// `registry-server serve --listen ADDR --log-level warn`, run through `wrapper` when one is
 /// given (`prlimit …` or `setpriv …`: programs that exec the binary, so that the child's
-/// process id is the server's).
+/// process id is the server's); `REGISTRY_` variables of this process are not passed on.
 pub(crate) fn serve_command(binary: &Path, wrapper: &[&str], address: SocketAddr) -> Command {
-    let mut command = match wrapper.split_first() {
-        Some((program, args)) => {
-            let mut command = Command::new(program);
-            command.args(args).arg(binary);
-            command
-        }
-        None => Command::new(binary),
-    };
-    command
-        .arg("serve")
-        .args(["--listen", &address.to_string(), "--log-level", "warn"])
-        .stdout(Stdio::null());
-    command
+    registry_testkit::server::serve_command(binary, wrapper, &address.to_string())
 }
 
 /// One registry-server process; killed when dropped, then its directory removed.
 pub(crate) struct Server {
-    child: Child,
+    process: ServerProcess,
     pub(crate) address: SocketAddr,
     _dir: Option<TempDir>,
 }
 
 impl Server {
-    /// Starts `command` (from [`serve_command`] for `address`) and waits until it answers
-    /// `GET /api/health`; `dir` is removed once the process is gone.
+    /// Starts `command` (from [`serve_command`] for `address`) and waits until it listens and
+    /// answers `GET /api/health`; `dir` is removed once the process is gone.
     pub(crate) fn spawn(
         command: Command,
         address: SocketAddr,
         dir: Option<TempDir>,
     ) -> Result<Self> {
-        let mut server = Self::spawn_unchecked(command, address, dir)?;
-        server.wait_until_ready()?;
-        Ok(server)
-    }
-
-    /// Starts `command` without waiting for it to answer.
-    pub(crate) fn spawn_unchecked(
-        mut command: Command,
-        address: SocketAddr,
-        dir: Option<TempDir>,
-    ) -> Result<Self> {
-        let program = command.get_program().to_owned();
-        let child = command
-            .spawn()
-            .with_context(|| format!("starting {}", Path::new(&program).display()))?;
+        let mut process = Starting::spawn(command)?
+            .try_listening(START_LIMIT)
+            .map_err(|e| anyhow!("registry-server at {address}: {e}"))?;
+        process
+            .wait_until_healthy(START_LIMIT)
+            .map_err(|e| anyhow!(e))?;
         Ok(Self {
-            child,
-            address,
+            address: process.addr,
+            process,
             _dir: dir,
         })
     }
 
-    fn wait_until_ready(&mut self) -> Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait()? {
-                bail!("registry-server exited at start with {status}");
-            }
-            if let Ok(mut connection) = Connection::open(self.address, Duration::from_secs(1)) {
-                if connection.get("/api/health").is_ok_and(|r| r.status == 200) {
-                    return Ok(());
-                }
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        bail!("registry-server at {} did not become ready", self.address)
-    }
-
     pub(crate) fn pid(&self) -> u32 {
-        self.child.id()
+        self.process.pid()
     }
 
     /// Resident memory in KiB, from `/proc/PID/status`.
@@ -124,44 +90,21 @@ impl Server {
 
     /// Sends SIGTERM, as a service manager stopping it would.
     pub(crate) fn terminate(&self) -> Result<()> {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.pid().to_string()])
-            .status()
-            .context("running kill -TERM")?;
-        if !status.success() {
-            bail!("kill -TERM {} failed", self.pid());
-        }
-        Ok(())
+        Ok(self.process.try_signal("TERM")?)
     }
 
     /// The exit status, if the process ends within `limit`.
     pub(crate) fn wait_exit(&mut self, limit: Duration) -> Result<Option<ExitStatus>> {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(status) = self.child.try_wait()? {
-                return Ok(Some(status));
-            }
-            if Instant::now() >= deadline {
-                return Ok(None);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        Ok(self.process.wait_exit(limit)?)
     }
 
     /// Whether the process still runs (a crash, such as SIGBUS, ends it).
     pub(crate) fn is_running(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
+        self.process.is_running()
     }
 
     /// Kills the process with SIGKILL, as a crash would.
     pub(crate) fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
+        self.process.kill();
     }
 }

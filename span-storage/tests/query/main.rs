@@ -58,11 +58,7 @@ fn ids(spans: &[Span]) -> Vec<&str> {
     spans.iter().map(|s| s.operation_name.as_str()).collect()
 }
 
-#[path = "query/filter.rs"]
 mod filter;
-#[path = "query/load.rs"]
 mod load;
-#[path = "query/output.rs"]
 mod output;
-#[path = "query/tree.rs"]
 mod tree;
