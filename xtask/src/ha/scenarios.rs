@@ -5,17 +5,18 @@ use std::path::Path;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, ensure};
 
 use super::cluster::{self, Backend, Database, Server, ServerOptions};
 use super::http::{Connection, instance_body};
 use super::load::{self, FailoverClient, Fleet, LoadReport};
 use super::probe;
+use super::timing::Timings;
 
 pub(crate) struct Scenario {
     pub(crate) name: &'static str,
     pub(crate) postgres_only: bool,
-    pub(crate) run: fn(&Path, Backend) -> Result<String>,
+    pub(crate) run: fn(&Path, Backend, &mut Timings) -> Result<String>,
 }
 
 pub(crate) const ALL: [Scenario; 6] = [
@@ -82,7 +83,7 @@ fn total_metric(servers: &[SocketAddr], name: &str) -> Result<f64> {
 }
 
 /// 1. The same 1,000 instances' first heartbeats, sent through 3 servers at once.
-fn first_heartbeats(binary: &Path, backend: Backend) -> Result<String> {
+fn first_heartbeats(binary: &Path, backend: Backend, _timings: &mut Timings) -> Result<String> {
     const INSTANCES: usize = 1_000;
     const THREADS_PER_SERVER: usize = 8;
     let database = Database::create(backend, "first")?;
@@ -126,7 +127,8 @@ fn first_heartbeats(binary: &Path, backend: Backend) -> Result<String> {
 }
 
 /// Runs a fleet against `servers` for `duration`, stopping `stop` instances at `stop_at`, then
-/// checks that exactly those expire, each within `timeout + interval` of its last heartbeat.
+/// checks that exactly those expire, and records how long after its last heartbeat the slowest
+/// did (bound: `timeout + interval`, plus the listing's polling).
 struct RaceCheck {
     instances: usize,
     period: Duration,
@@ -136,7 +138,7 @@ struct RaceCheck {
     expiry_bound: Duration,
 }
 
-fn race(servers: &[SocketAddr], check: &RaceCheck) -> Result<String> {
+fn race(servers: &[SocketAddr], check: &RaceCheck, timings: &mut Timings) -> Result<String> {
     let fleet = Fleet::new(check.instances);
     let workers = load::run(&fleet, servers, check.period, 8);
     std::thread::sleep(check.stop_at);
@@ -196,12 +198,15 @@ fn race(servers: &[SocketAddr], check: &RaceCheck) -> Result<String> {
     // The listing is polled every 250 ms and answers within a few milliseconds, so an expiry
     // is seen up to 350 ms after it happens.
     let bound_ms = u64::try_from(check.expiry_bound.as_millis()).unwrap_or(u64::MAX) + 350;
-    ensure!(
-        slowest_ms <= bound_ms,
-        "an instance took {slowest_ms} ms to expire; bound {bound_ms} ms"
+    timings.at_most(
+        "slowest expiry after the last heartbeat",
+        slowest_ms as f64,
+        bound_ms as f64,
+        "ms",
     );
+    let sweep_failures = total_metric(servers, "registry_sweep_failures_total")?;
     Ok(format!(
-        "{} heartbeats, 0 false expiries, {} of {} stopped instances expired, slowest {slowest_ms} ms after its last heartbeat (bound {bound_ms} ms), p99 {:.1} ms",
+        "{} heartbeats, 0 false expiries, {} of {} stopped instances expired, p99 {:.1} ms, {sweep_failures} failed sweeps",
         report.sent,
         expired_at.iter().flatten().count(),
         stopped.len(),
@@ -210,7 +215,11 @@ fn race(servers: &[SocketAddr], check: &RaceCheck) -> Result<String> {
 }
 
 /// 2. Heartbeats racing the sweeps of three servers for two minutes, with a short timeout.
-fn heartbeats_versus_sweeps(binary: &Path, backend: Backend) -> Result<String> {
+fn heartbeats_versus_sweeps(
+    binary: &Path,
+    backend: Backend,
+    timings: &mut Timings,
+) -> Result<String> {
     let database = Database::create(backend, "race")?;
     let servers = start_servers(binary, &database, 3, &options("1s", "4s"))?;
     race(
@@ -223,11 +232,12 @@ fn heartbeats_versus_sweeps(binary: &Path, backend: Backend) -> Result<String> {
             stop_every: 10,
             expiry_bound: Duration::from_secs(5),
         },
+        timings,
     )
 }
 
 /// 3. One server's clock 30 s ahead, another's 30 s behind: no expiry decision changes.
-fn clock_skew(binary: &Path, backend: Backend) -> Result<String> {
+fn clock_skew(binary: &Path, backend: Backend, timings: &mut Timings) -> Result<String> {
     let database = Database::create(backend, "skew")?;
     let options = options("1s", "4s");
     let servers = vec![
@@ -254,11 +264,12 @@ fn clock_skew(binary: &Path, backend: Backend) -> Result<String> {
             stop_every: 5,
             expiry_bound: Duration::from_secs(5),
         },
+        timings,
     )
 }
 
 /// 4. The database stops for 10 s in the middle of a run and comes back.
-fn database_outage(binary: &Path, backend: Backend) -> Result<String> {
+fn database_outage(binary: &Path, backend: Backend, _timings: &mut Timings) -> Result<String> {
     const INSTANCES: usize = 100;
     let database = Database::create(backend, "outage")?;
     let mut options = options("1s", "30s");
@@ -357,7 +368,7 @@ impl Drop for RestartOnDrop {
 }
 
 /// 5. `kill -9` of one server under load: the others serve, and clients carry on.
-fn kill_one_server(binary: &Path, backend: Backend) -> Result<String> {
+fn kill_one_server(binary: &Path, backend: Backend, _timings: &mut Timings) -> Result<String> {
     const INSTANCES: usize = 200;
     let database = Database::create(backend, "kill")?;
     let mut servers = start_servers(binary, &database, 3, &options("1s", "10s"))?;
@@ -394,7 +405,7 @@ fn kill_one_server(binary: &Path, backend: Backend) -> Result<String> {
 ///
 /// The servers coalesce heartbeats within 10 s (a third of the 30 s timeout): a worker beating
 /// every 5 s is written every other beat, halving the database's writes.
-fn sustained_load(binary: &Path, backend: Backend) -> Result<String> {
+fn sustained_load(binary: &Path, backend: Backend, timings: &mut Timings) -> Result<String> {
     const INSTANCES: usize = 50_000;
     const PERIOD: Duration = Duration::from_secs(5);
     const MEASURED: Duration = Duration::from_secs(60);
@@ -429,7 +440,7 @@ fn sustained_load(binary: &Path, backend: Backend) -> Result<String> {
     let rate = accepted as f64 / MEASURED.as_secs_f64();
     let p99 = report.percentile_ms(0.99);
     let summary = format!(
-        "{rate:.0} heartbeats/s over {} s (offered 10,000/s), p50 {:.1} ms, p99 {p99:.1} ms (target <= 50), {expired} expiries, {coalesced} coalesced, {rows} rows, {healthy} healthy",
+        "{rate:.0} heartbeats/s over {} s (offered 10,000/s), p50 {:.1} ms, {expired} expiries, {coalesced} coalesced, {rows} rows, {healthy} healthy",
         MEASURED.as_secs(),
         report.percentile_ms(0.5)
     );
@@ -443,8 +454,6 @@ fn sustained_load(binary: &Path, backend: Backend) -> Result<String> {
         rows == INSTANCES as u64 && healthy == rows,
         "rows; {summary}"
     );
-    if p99 > 50.0 {
-        bail!("p99 over 50 ms; {summary}");
-    }
+    timings.at_most("heartbeat p99", p99, 50.0, "ms");
     Ok(summary)
 }
