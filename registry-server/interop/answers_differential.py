@@ -7,6 +7,9 @@ Usage: python registry-server/interop/answers_differential.py PATH/TO/registry-s
 Runs twice: both servers on memory storage, then both on a SQLite file of their own. Every
 difference must be one of KNOWN_DIFFERENCES (deliberate, or listed as open in the README);
 anything else fails. Prints how many requests were compared.
+
+Also reads both servers' `/openapi.json`: ours must pass openapi-spec-validator and describe
+every operation DB-GPT's describes.
 """
 
 import datetime
@@ -170,6 +173,28 @@ def same_body(ours: str, theirs: str) -> bool:
         return ours == theirs
 
 
+def compare_openapi(ours_url: str, theirs_url: str) -> list[str]:
+    """Our description is valid OpenAPI and covers every operation of DB-GPT's."""
+    from openapi_spec_validator import validate
+
+    ours = json.loads(urllib.request.urlopen(ours_url + "/openapi.json", timeout=10).read())
+    theirs = json.loads(urllib.request.urlopen(theirs_url + "/openapi.json", timeout=10).read())
+    failures = []
+    try:
+        validate(ours)
+    except Exception as error:  # the validator's own error types vary by version
+        failures.append(f"/openapi.json is not valid OpenAPI: {error}")
+    theirs_operations = [(path, method) for path, methods in theirs["paths"].items() for method in methods]
+    ours_count = sum(len(methods) for methods in ours["paths"].values())
+    for path, method in theirs_operations:
+        if method not in ours["paths"].get(path, {}):
+            failures.append(f"/openapi.json lacks DB-GPT's {method.upper()} {path}")
+    print(f"openapi: ours {ours['openapi']}, {ours_count} operations, validated by openapi-spec-validator; "
+          f"DB-GPT's {theirs.get('openapi')}, {len(theirs_operations)} operations, "
+          f"{len(theirs_operations) - len([f for f in failures if 'lacks' in f])} of them in ours", flush=True)
+    return failures
+
+
 def run(binary: str, storage: str, folder: str) -> tuple[int, list[str], list[str]]:
     ours_port, theirs_port = free_port(), free_port()
     ours_storage = "memory" if storage == "memory" else "sqlite://" + os.path.join(folder, "ours.db")
@@ -185,6 +210,8 @@ def run(binary: str, storage: str, folder: str) -> tuple[int, list[str], list[st
         ours_url, theirs_url = f"http://127.0.0.1:{ours_port}", f"http://127.0.0.1:{theirs_port}"
         wait_until_up(ours_url)
         wait_until_up(theirs_url)
+        if storage == "memory":
+            failures.extend(compare_openapi(ours_url, theirs_url))
         for name, method, path, data, content_type in CORPUS:
             a = send(ours_url, method, path, data, content_type)
             b = send(theirs_url, method, path, data, content_type)

@@ -9,7 +9,7 @@ use axum::http::Method;
 use axum::routing::{MethodRouter, delete, get, post};
 
 use crate::metrics::Route;
-use crate::{AppState, health, ops, routes};
+use crate::{AppState, health, openapi, ops, routes};
 
 /// Who may call an endpoint when a token is configured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,7 +82,7 @@ impl Endpoint {
 use Access::{Open, Read, Write};
 
 /// Every endpoint the server serves.
-pub(crate) static ENDPOINTS: [Endpoint; 15] = [
+pub(crate) static ENDPOINTS: [Endpoint; 17] = [
     endpoint(Method::GET, "/api/health", Route::Health, Open, || {
         get(routes::health)
     })
@@ -171,6 +171,14 @@ pub(crate) static ENDPOINTS: [Endpoint; 15] = [
         Read,
         || get(ops::traces::tree),
     )
+    .untraced(),
+    endpoint(Method::GET, "/openapi.json", Route::OpenApi, Open, || {
+        get(openapi::openapi_json)
+    })
+    .untraced(),
+    endpoint(Method::GET, "/docs", Route::Docs, Open, || {
+        get(ops::pages::docs)
+    })
     .untraced(),
 ];
 

@@ -27,6 +27,7 @@ mod listing;
 mod metrics;
 mod middleware;
 mod openai;
+mod openapi;
 pub mod ops;
 mod routes;
 pub mod server;

@@ -39,11 +39,15 @@ pub(crate) enum Route {
     TraceList,
     /// `GET /api/traces/{trace_id}`.
     TraceTree,
+    /// `GET /openapi.json`.
+    OpenApi,
+    /// `GET /docs`.
+    Docs,
     Other,
 }
 
 impl Route {
-    const ALL: [Route; 16] = [
+    const ALL: [Route; 18] = [
         Route::Health,
         Route::Ready,
         Route::Register,
@@ -59,6 +63,8 @@ impl Route {
         Route::Settings,
         Route::TraceList,
         Route::TraceTree,
+        Route::OpenApi,
+        Route::Docs,
         Route::Other,
     ];
 
@@ -80,6 +86,8 @@ impl Route {
             Self::Settings => "settings",
             Self::TraceList => "trace_list",
             Self::TraceTree => "trace_tree",
+            Self::OpenApi => "openapi",
+            Self::Docs => "docs",
             Self::Other => "other",
         }
     }

@@ -281,5 +281,35 @@ fn dashboard_shows_an_instance_turn_unhealthy_and_disables_it() {
         "screenshot: {}",
         path.canonicalize().unwrap_or(path).display()
     );
+
+    // The API page renders the server's own description, every operation of it.
+    let docs = format!("http://{}/docs", server.addr);
+    driver.call("POST", &session.path("/url"), Some(json!({"url": docs})));
+    let mut rendered = Value::Null;
+    let ready = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        eventually(DEADLINE, || {
+            rendered = session.script(
+                "const s = document.getElementById('status');\
+                 return s.dataset.state === 'ready' ? document.querySelectorAll('section.operation').length : null;",
+            );
+            !rendered.is_null()
+        })
+    }));
+    assert!(ready.is_ok(), "the API page never rendered");
+    let (status, described) = server.request("GET", "/openapi.json", None);
+    assert_eq!(status, 200);
+    let described: Value = serde_json::from_str(&described).unwrap();
+    let operations: usize = described["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|methods| methods.as_object().unwrap().len())
+        .sum();
+    assert_eq!(rendered, json!(operations), "operations rendered");
+    assert_eq!(
+        session.script("return document.getElementById('heartbeat') !== null;"),
+        json!(true)
+    );
+    println!("the API page renders all {operations} operations");
     let _ = driver.try_call("DELETE", &session.path(""), None);
 }

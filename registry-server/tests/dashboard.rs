@@ -42,9 +42,20 @@ async fn pages_and_assets_are_served_without_a_token_even_when_reads_need_one() 
     let traces = call(&router, "GET", "/traces", None, &[]).await;
     assert_eq!(traces.status, 200);
     assert!(traces.text.contains("id=\"waterfall\""));
+    // The API description and its page are open too, and fetch nothing from the network.
+    let docs = call(&router, "GET", "/docs", None, &[]).await;
+    assert_eq!(docs.status, 200);
+    assert!(docs.text.contains("/assets/docs.js"));
+    assert!(!docs.text.contains("http://") && !docs.text.contains("https://"));
+    let openapi = call(&router, "GET", "/openapi.json", None, &[]).await;
+    assert_eq!(openapi.status, 200);
+    let openapi: serde_json::Value = serde_json::from_str(&openapi.text).unwrap();
+    assert_eq!(openapi["openapi"], "3.1.0");
+    assert!(openapi["paths"]["/api/controller/heartbeat"]["post"].is_object());
     for (asset, kind) in [
         ("/assets/dashboard.js", "text/javascript"),
         ("/assets/traces.js", "text/javascript"),
+        ("/assets/docs.js", "text/javascript"),
         ("/assets/style.css", "text/css"),
     ] {
         let answer = call(&router, "GET", asset, None, &[]).await;

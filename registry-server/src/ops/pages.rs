@@ -8,7 +8,8 @@ use crate::error::AppError;
 
 const DASHBOARD_HTML: &str = include_str!("../../assets/dashboard.html");
 const TRACES_HTML: &str = include_str!("../../assets/traces.html");
-const ASSETS: [(&str, &str, &str); 3] = [
+const DOCS_HTML: &str = include_str!("../../assets/docs.html");
+const ASSETS: [(&str, &str, &str); 4] = [
     (
         "dashboard.js",
         "text/javascript; charset=utf-8",
@@ -18,6 +19,11 @@ const ASSETS: [(&str, &str, &str); 3] = [
         "traces.js",
         "text/javascript; charset=utf-8",
         include_str!("../../assets/traces.js"),
+    ),
+    (
+        "docs.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/docs.js"),
     ),
     (
         "style.css",
@@ -45,6 +51,11 @@ pub(crate) async fn dashboard() -> Response {
 /// `GET /traces`: the traces view.
 pub(crate) async fn traces() -> Response {
     html(TRACES_HTML)
+}
+
+/// `GET /docs`: the API description at `/openapi.json`, rendered.
+pub(crate) async fn docs() -> Response {
+    html(DOCS_HTML)
 }
 
 /// `GET /assets/{name}`: a script or style sheet of the pages.
