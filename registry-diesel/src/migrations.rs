@@ -12,7 +12,7 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use crate::backend::{redact_url, scrub};
 use crate::config::PoolConfig;
 use crate::error::DieselError;
-use crate::legacy_times::{holds_utc_rows, move_utc_rows};
+use crate::legacy_times::{holds_utc_rows, is_wall_clock_step, move_utc_rows};
 use crate::pool::{self, DbConn};
 use crate::zone::WallClockZone;
 
@@ -74,26 +74,38 @@ macro_rules! with_harness {
     };
 }
 
-/// Applies every pending migration; returns the versions applied.
-pub(crate) fn run_pending(conn: &mut DbConn) -> MigrationResult<Vec<String>> {
-    with_harness!(conn, |c, migrations| {
-        let applied = c.run_pending_migrations(migrations)?;
-        Ok(applied.iter().map(ToString::to_string).collect())
-    })
-}
-
 /// Applies every pending migration and moves rows an earlier version stamped in UTC onto
 /// `zone`'s wall clock (see `crate::legacy_times`); returns the versions applied.
+///
+/// The moves run in one transaction with the wall-clock step's own migration, so the step is
+/// recorded exactly when the rows have moved. (That step changes no schema, so MySQL, which
+/// commits on DDL, keeps the transaction too.)
 pub(crate) fn run_pending_in(
     conn: &mut DbConn,
     zone: WallClockZone,
 ) -> MigrationResult<Vec<String>> {
-    let applied = run_pending(conn)?;
-    if holds_utc_rows(&applied, zone) {
-        let moved = move_utc_rows(conn, zone)?;
-        tracing::info!(%zone, moved, "moved rows stamped in UTC onto the zone's wall clock");
-    }
-    Ok(applied)
+    use diesel::Connection;
+    with_harness!(conn, |c, migrations| {
+        let pending = c.pending_migrations(migrations)?;
+        let versions: Vec<String> = pending
+            .iter()
+            .map(|migration| migration.name().version().to_string())
+            .collect();
+        let move_rows = holds_utc_rows(&versions, zone);
+        for (migration, version) in pending.iter().zip(&versions) {
+            if move_rows && is_wall_clock_step(version) {
+                let moved = c.transaction(|c| -> MigrationResult<usize> {
+                    let moved = move_utc_rows!(c, zone);
+                    c.run_migration(migration)?;
+                    Ok(moved)
+                })?;
+                tracing::info!(%zone, moved, "moved rows stamped in UTC onto the zone's wall clock");
+            } else {
+                c.run_migration(migration)?;
+            }
+        }
+        Ok(versions)
+    })
 }
 
 fn revert_last(conn: &mut DbConn) -> MigrationResult<Option<String>> {

@@ -10,7 +10,7 @@ use chrono_tz::Tz;
 use common::{TABLE, TestDb, valid};
 use registry_core::{InstanceStorage, ModelInstance, Storage};
 use registry_diesel::{
-    PoolConfig, TimeSource, WallClockZone, revert_last_migration, run_migrations_in,
+    Backend, PoolConfig, TimeSource, WallClockZone, revert_last_migration, run_migrations_in,
 };
 
 backend_tests!(
@@ -18,6 +18,7 @@ backend_tests!(
     rows_stamped_on_the_zones_wall_clock_expire_by_it,
     caller_times_are_written_and_read_on_the_zones_wall_clock,
     rows_an_earlier_version_stamped_in_utc_move_onto_the_wall_clock_once,
+    a_move_that_fails_halfway_moves_nothing_and_is_done_on_the_next_start,
     an_adopted_dbgpt_table_keeps_its_wall_clock_times,
 );
 
@@ -159,6 +160,65 @@ fn rows_an_earlier_version_stamped_in_utc_move_onto_the_wall_clock_once(db: &Tes
     drop(storage);
     let again = db.storage_with(PoolConfig::default().with_time_zone(shanghai));
     assert_eq!(again.load(&id).unwrap().unwrap().last_heartbeat, instant);
+}
+
+/// A trigger that refuses any update of the row whose host is `second`.
+fn refuse_updates_of_second(db: &TestDb) {
+    match db.backend {
+        Backend::Sqlite => db.execute(&format!(
+            "CREATE TRIGGER refuse_move BEFORE UPDATE ON {TABLE} FOR EACH ROW \
+             WHEN NEW.host = 'second' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )),
+        Backend::Postgres => {
+            db.execute(
+                "CREATE FUNCTION refuse_move() RETURNS trigger AS $$ \
+                 BEGIN RAISE EXCEPTION 'refused'; END $$ LANGUAGE plpgsql",
+            );
+            db.execute(&format!(
+                "CREATE TRIGGER refuse_move BEFORE UPDATE ON {TABLE} FOR EACH ROW \
+                 WHEN (NEW.host = 'second') EXECUTE FUNCTION refuse_move()"
+            ));
+        }
+        Backend::Mysql => db.execute(&format!(
+            "CREATE TRIGGER refuse_move BEFORE UPDATE ON {TABLE} FOR EACH ROW BEGIN \
+             IF NEW.host = 'second' THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'refused'; \
+             END IF; END"
+        )),
+        other => panic!("no trigger for {other:?}"),
+    }
+}
+
+fn a_move_that_fails_halfway_moves_nothing_and_is_done_on_the_next_start(db: &TestDb) {
+    run_migrations_in(&db.url, WallClockZone::Utc).unwrap();
+    assert!(revert_last_migration(&db.url).unwrap().is_some());
+    // Whole seconds: on SQLite the stored text `…:21.000000` is not the text `…:21` that the
+    // read time binds as, and must be moved all the same.
+    insert_dbgpt_row(db, "first", parse("2026-12-05 11:59:21"));
+    insert_dbgpt_row(db, "second", parse("2026-12-05 11:59:22"));
+    refuse_updates_of_second(db);
+    let shanghai = zone(Tz::Asia__Shanghai);
+    // The move fails on the second row, after the first was moved in the same transaction.
+    assert!(run_migrations_in(&db.url, shanghai).is_err());
+    assert_eq!(
+        parse(&db.stored_heartbeat("first")),
+        parse("2026-12-05 11:59:21"),
+        "the first row's move was rolled back"
+    );
+    // The step is still pending, so the next start moves every row, once.
+    db.execute(&match db.backend {
+        Backend::Postgres => format!("DROP TRIGGER refuse_move ON {TABLE}"),
+        _ => "DROP TRIGGER refuse_move".to_owned(),
+    });
+    assert_eq!(run_migrations_in(&db.url, shanghai).unwrap().len(), 1);
+    assert_eq!(
+        parse(&db.stored_heartbeat("first")),
+        parse("2026-12-05 19:59:21")
+    );
+    assert_eq!(
+        parse(&db.stored_heartbeat("second")),
+        parse("2026-12-05 19:59:22")
+    );
+    assert!(run_migrations_in(&db.url, shanghai).unwrap().is_empty());
 }
 
 fn an_adopted_dbgpt_table_keeps_its_wall_clock_times(db: &TestDb) {
