@@ -1,19 +1,27 @@
-"""A mixed fleet on one SQLite file: DB-GPT 0.8.2's own controller and registry-server.
+"""A mixed fleet on one table: DB-GPT 0.8.2's own controller and registry-server.
 
-Usage: python registry-server/interop/mixed_fleet_time.py PATH/TO/registry-server [MYSQL_URL]
+Usage: python registry-server/interop/mixed_fleet_time.py PATH/TO/registry-server [URL…]
 
-With MYSQL_URL (`mysql://root@127.0.0.1:3306/test`; the binary built with the `mysql`
-feature) the same runs again on a scratch database of that MariaDB server, dropped after.
+With a MySQL URL (`mysql://root@127.0.0.1:3306/test`) or a PostgreSQL URL
+(`postgres://postgres@127.0.0.1:5432/test`), the binary built with that backend's feature, the
+same runs again on a scratch database of that server, dropped after. DB-GPT's controller
+reaches MariaDB through pymysql and PostgreSQL through psycopg2.
 
 DB-GPT stamps and checks `last_heartbeat` as naive local time (`datetime.now()` in its
 process's zone); registry-server keeps the same time in its `time_zone` (`local` by default).
-For each zone, both processes run with that `TZ` on one table (heartbeat timeout 4 s, sweeps
-every second):
+For each zone, both processes run with that `TZ` on one table, both started from the same
+DB-GPT controller file (`dbgpt start controller -c FILE`, `registry-server serve --config FILE
+--listen …`; heartbeat timeout 4 s, sweeps every second):
 
 1. instance `via-dbgpt` beats only through DB-GPT, `via-ours` only through registry-server;
 2. after more than a timeout, each is healthy as seen through the other;
 3. the two listings agree, field for field (`last_heartbeat` in DB-GPT's format included);
 4. once both stop beating, both expire as seen through both.
+
+Then the in-place move of the README's migration guide, on SQLite: DB-GPT's controller runs
+alone on the table DB-GPT's own model creates, a worker beats through it, it stops, and ours
+starts from the same file: it lists DB-GPT's row exactly as DB-GPT listed it, the worker beats
+on through it, and once it stops it expires.
 
 Exits non-zero if any step fails.
 """
@@ -52,9 +60,6 @@ class Sqlite:
     def __init__(self, folder: str):
         self.path = os.path.join(folder, "registry.db")
 
-    def storage_url(self) -> str:
-        return f"sqlite://{self.path}"
-
     def dbgpt_toml(self) -> str:
         return f'type = "sqlite"\npath = "{self.path}"'
 
@@ -77,12 +82,6 @@ class Mariadb:
         with self.admin.cursor() as cursor:
             cursor.execute(f"CREATE DATABASE {self.database}")
 
-    def storage_url(self) -> str:
-        credentials = urllib.parse.quote(self.user, safe="")
-        if self.password:
-            credentials += ":" + urllib.parse.quote(self.password, safe="")
-        return f"mysql://{credentials}@{self.host}:{self.port}/{self.database}"
-
     def dbgpt_toml(self) -> str:
         return (f'type = "mysql"\nhost = "{self.host}"\nport = {self.port}\n'
                 f'user = "{self.user}"\npassword = "{self.password}"\n'
@@ -92,6 +91,39 @@ class Mariadb:
         with self.admin.cursor() as cursor:
             cursor.execute(f"DROP DATABASE IF EXISTS {self.database}")
         self.admin.close()
+
+
+class Postgres:
+    """A scratch database on a PostgreSQL server, created here and dropped after."""
+
+    name = "PostgreSQL"
+
+    def __init__(self, url: str, zone: str):
+        import psycopg2  # the driver DB-GPT's controller uses for `type = "postgresql"`
+
+        parts = urllib.parse.urlsplit(url)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 5432
+        self.user = urllib.parse.unquote(parts.username or "postgres")
+        self.password = urllib.parse.unquote(parts.password or "")
+        self.database = f"fleet_{os.getpid()}_{zone.split('/')[-1].lower()}"
+        self.admin = psycopg2.connect(host=self.host, port=self.port, user=self.user,
+                                      password=self.password, dbname="postgres")
+        self.admin.autocommit = True
+        with self.admin.cursor() as cursor:
+            cursor.execute(f"CREATE DATABASE {self.database}")
+
+    def dbgpt_toml(self) -> str:
+        return (f'type = "postgresql"\nhost = "{self.host}"\nport = {self.port}\n'
+                f'user = "{self.user}"\npassword = "{self.password}"\n'
+                f'database = "{self.database}"')
+
+    def drop(self) -> None:
+        with self.admin.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS {self.database} WITH (FORCE)")
+        self.admin.close()
+
+
+SERVERS = {"mysql": Mariadb, "postgres": Postgres, "postgresql": Postgres}
 
 
 def free_port() -> int:
@@ -121,13 +153,23 @@ def listing(base: str, healthy_only: bool) -> list:
     return sorted(rows, key=lambda row: (row["host"], row["port"]))
 
 
-def start_ours(binary: str, zone: str, storage_url: str) -> tuple[subprocess.Popen, str]:
+def write_controller_toml(folder: str, database: str) -> tuple[str, int]:
+    """DB-GPT's controller configuration; both controllers are started from this one file."""
+    port = free_port()
+    config = os.path.join(folder, "controller.toml")
+    with open(config, "w") as file:
+        file.write(CONTROLLER_TOML.format(
+            port=port, interval=INTERVAL_SECS, timeout=TIMEOUT_SECS, database=database))
+    return config, port
+
+
+def start_ours(binary: str, zone: str, config: str) -> tuple[subprocess.Popen, str]:
+    # Storage and heartbeat timing come from DB-GPT's file; only the port is our own.
     env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
     env["TZ"] = zone
     server = subprocess.Popen(
-        [binary, "serve", "--listen", "127.0.0.1:0", "--storage-url", storage_url,
-         "--span-file", "off", "--log-level", "warn",
-         "--heartbeat-interval", f"{INTERVAL_SECS}s", "--heartbeat-timeout", f"{TIMEOUT_SECS}s"],
+        [binary, "serve", "--config", config, "--listen", "127.0.0.1:0",
+         "--span-file", "off", "--log-level", "warn"],
         stdout=subprocess.PIPE, text=True, env=env,
     )
     line = server.stdout.readline().strip()
@@ -137,12 +179,7 @@ def start_ours(binary: str, zone: str, storage_url: str) -> tuple[subprocess.Pop
     return server, "http://127.0.0.1:" + line.rsplit(":", 1)[1].strip("/")
 
 
-def start_dbgpt(dbgpt: str, zone: str, database: str, folder: str) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    config = os.path.join(folder, "controller.toml")
-    with open(config, "w") as file:
-        file.write(CONTROLLER_TOML.format(
-            port=port, interval=INTERVAL_SECS, timeout=TIMEOUT_SECS, database=database))
+def start_dbgpt(dbgpt: str, zone: str, config: str, port: int, folder: str) -> tuple[subprocess.Popen, str]:
     env = dict(os.environ, TZ=zone)
     log = open(os.path.join(folder, "dbgpt.log"), "w")
     controller = subprocess.Popen(
@@ -199,16 +236,20 @@ def hosts(rows: list) -> list:
     return [row["host"] for row in rows]
 
 
-def run_zone(binary: str, dbgpt: str, zone: str, mysql_url: str | None) -> None:
+def run_zone(binary: str, dbgpt: str, zone: str, server_url: str | None) -> None:
     with tempfile.TemporaryDirectory() as folder:
-        db = Mariadb(mysql_url, zone) if mysql_url else Sqlite(folder)
+        if server_url:
+            db = SERVERS[urllib.parse.urlsplit(server_url).scheme](server_url, zone)
+        else:
+            db = Sqlite(folder)
         print(f"-- {db.name}, TZ={zone}", flush=True)
         ours, controller = None, None
         try:
             # registry-server first: it creates DB-GPT's table, which `dbgpt start
             # controller` does not.
-            ours, ours_url = start_ours(binary, zone, db.storage_url())
-            controller, dbgpt_url = start_dbgpt(dbgpt, zone, db.dbgpt_toml(), folder)
+            config, port = write_controller_toml(folder, db.dbgpt_toml())
+            ours, ours_url = start_ours(binary, zone, config)
+            controller, dbgpt_url = start_dbgpt(dbgpt, zone, config, port, folder)
             beats = Beats(dbgpt_url, ours_url)
             time.sleep(TIMEOUT_SECS + 2 * INTERVAL_SECS)
             both = ["via-dbgpt", "via-ours"]
@@ -236,18 +277,62 @@ def run_zone(binary: str, dbgpt: str, zone: str, mysql_url: str | None) -> None:
                         process.wait(timeout=10)
                     except subprocess.TimeoutExpired:
                         process.kill()
-            if isinstance(db, Mariadb):
+            if not isinstance(db, Sqlite):
                 db.drop()
 
 
+# DB-GPT's own table, made by DB-GPT's own model (as its webserver makes it at first start).
+CREATE_DBGPT_TABLE = """
+import sys
+from dbgpt.model.cluster.registry_impl.storage import StorageModelRegistry
+from dbgpt.storage.metadata import db
+StorageModelRegistry.from_url("sqlite:///" + sys.argv[1], "registry", try_to_create_db=True)
+db.create_all()
+"""
+
+
+def run_in_place(binary: str, dbgpt: str, zone: str) -> None:
+    """The in-place move of the README: DB-GPT's controller stops, ours starts from its file."""
+    with tempfile.TemporaryDirectory() as folder:
+        print(f"-- in place, SQLite, TZ={zone}", flush=True)
+        db = Sqlite(folder)
+        subprocess.run([sys.executable, "-c", CREATE_DBGPT_TABLE, db.path], check=True,
+                       env=dict(os.environ, TZ=zone), cwd=folder, capture_output=True)
+        config, port = write_controller_toml(folder, db.dbgpt_toml())
+        controller, ours = None, None
+        try:
+            controller, dbgpt_url = start_dbgpt(dbgpt, zone, config, port, folder)
+            heartbeat(dbgpt_url, "moved")
+            before = listing(dbgpt_url, False)
+            controller.terminate()
+            controller.wait(timeout=10)
+            ours, ours_url = start_ours(binary, zone, config)
+            check(listing(ours_url, False) == before,
+                  "started on DB-GPT's table and file, ours lists DB-GPT's row as DB-GPT did")
+            for _ in range(2 * (TIMEOUT_SECS + INTERVAL_SECS)):
+                heartbeat(ours_url, "moved")
+                time.sleep(0.5)
+            check(hosts(listing(ours_url, True)) == ["moved"],
+                  "the worker beats on through ours, healthy past a timeout")
+            deadline = time.monotonic() + TIMEOUT_SECS + 3 * INTERVAL_SECS + 2
+            while time.monotonic() < deadline and listing(ours_url, True):
+                time.sleep(0.5)
+            check(not listing(ours_url, True), "once it stops, it expires")
+        finally:
+            for process in (ours, controller):
+                if process is not None and process.poll() is None:
+                    process.kill()
+                    process.wait()
+
+
 def main() -> None:
-    binary = sys.argv[1]
-    mysql_url = sys.argv[2] if len(sys.argv) > 2 else None
+    binary, server_urls = sys.argv[1], sys.argv[2:]
     dbgpt = os.path.join(os.path.dirname(sys.executable), "dbgpt")
     started = time.monotonic()
-    for url in [None, mysql_url] if mysql_url else [None]:
+    for url in [None, *server_urls]:
         for zone in ZONES:
             run_zone(binary, dbgpt, zone, url)
+    run_in_place(binary, dbgpt, ZONES[0])
     print(f"mixed fleet: ok in {time.monotonic() - started:.1f} s")
 
 

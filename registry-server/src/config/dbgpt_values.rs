@@ -61,10 +61,11 @@ pub(super) fn whole(key: &str, value: &Value) -> Result<u64, String> {
 }
 
 /// The storage URL for DB-GPT's `registry.database` table, and the keys of it that were read.
-/// SQLite (`type = "sqlite"`, `path`) becomes `sqlite://PATH`; MySQL (`type = "mysql"`, `host`,
-/// `port`, `user`, `password`, `database`) becomes `mysql://USER:PASSWORD@HOST:PORT/DATABASE`,
-/// user and password percent-encoded. A missing password is DB-GPT's default,
-/// `${env:DBGPT_DB_PASSWORD}`.
+/// SQLite (`type = "sqlite"`, `path`) becomes `sqlite://PATH`; MySQL (`type = "mysql"`) and
+/// PostgreSQL (`type = "postgresql"`, which DB-GPT's controller takes with the psycopg2 driver
+/// installed), each with `host`, `port`, `user`, `password` and `database`, become
+/// `mysql://USER:PASSWORD@HOST:PORT/DATABASE` and `postgres://…` alike, user and password
+/// percent-encoded. A missing password is DB-GPT's default, `${env:DBGPT_DB_PASSWORD}`.
 pub(super) fn database_url(database: &Table) -> Result<(String, Vec<&'static str>), String> {
     let key = |name: &str| format!("service.model.controller.registry.database.{name}");
     let field = |name: &'static str| -> Result<String, String> {
@@ -77,30 +78,32 @@ pub(super) fn database_url(database: &Table) -> Result<(String, Vec<&'static str
         }
     };
     let kind = field("type")?.to_ascii_lowercase();
-    match kind.as_str() {
-        "sqlite" => Ok((format!("sqlite://{}", field("path")?), vec!["type", "path"])),
-        "mysql" => {
-            let password = match database.get("password") {
-                Some(value) => text(&key("password"), value)?,
-                None => expand_env("${env:DBGPT_DB_PASSWORD}")
-                    .map_err(|error| format!("{}: {error}", key("password")))?,
-            };
-            let url = format!(
-                "mysql://{}:{}@{}:{}/{}",
-                utf8_percent_encode(&field("user")?, USERINFO),
-                utf8_percent_encode(&password, USERINFO),
-                field("host")?,
-                field("port")?,
-                field("database")?,
-            );
-            let read = vec!["type", "host", "port", "user", "password", "database"];
-            Ok((url, read))
+    let scheme = match kind.as_str() {
+        "sqlite" => return Ok((format!("sqlite://{}", field("path")?), vec!["type", "path"])),
+        "mysql" => "mysql",
+        "postgresql" => "postgres",
+        other => {
+            return Err(format!(
+                "{}: {other} is not supported; use sqlite, mysql or postgresql",
+                key("type")
+            ));
         }
-        other => Err(format!(
-            "{}: {other} is not supported; use sqlite or mysql",
-            key("type")
-        )),
-    }
+    };
+    let password = match database.get("password") {
+        Some(value) => text(&key("password"), value)?,
+        None => expand_env("${env:DBGPT_DB_PASSWORD}")
+            .map_err(|error| format!("{}: {error}", key("password")))?,
+    };
+    let url = format!(
+        "{scheme}://{}:{}@{}:{}/{}",
+        utf8_percent_encode(&field("user")?, USERINFO),
+        utf8_percent_encode(&password, USERINFO),
+        field("host")?,
+        field("port")?,
+        field("database")?,
+    );
+    let read = vec!["type", "host", "port", "user", "password", "database"];
+    Ok((url, read))
 }
 
 #[cfg(test)]
@@ -127,6 +130,19 @@ mod tests {
         let (url, read) = database_url(&table).unwrap();
         assert_eq!(url, "mysql://dbgpt:p%40ss%3Aw%2Frd%25@db:3306/dbgpt");
         assert!(!read.contains(&"driver"));
+    }
+
+    #[test]
+    fn postgresql_becomes_a_postgres_url() {
+        let table: Table = toml::from_str(
+            "type = \"postgresql\"\nhost = \"db\"\nport = 5432\nuser = \"dbgpt\"\n\
+             password = \"a b\"\ndatabase = \"registry\"\nschema = \"other\"",
+        )
+        .unwrap();
+        let (url, read) = database_url(&table).unwrap();
+        assert_eq!(url, "postgres://dbgpt:a%20b@db:5432/registry");
+        // Not read, so warned about by name: this server uses the default search path.
+        assert!(!read.contains(&"schema"));
     }
 
     #[test]
