@@ -8,7 +8,9 @@ use registry_server::config::{Cli, Command, Settings};
 use registry_server::server;
 
 fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(registry_server::ops::cli::dbgpt_spellings(
+        std::env::args_os(),
+    ));
     let (settings, ignored) = Settings::resolve_noting(&cli.settings)?;
     init_logging(&settings.log_level);
     for setting in &ignored {

@@ -55,13 +55,16 @@ fn list_filters_and_outputs() {
     let file = dir.path().join("dbgpt_webserver_tracer.jsonl");
     let file = file.to_str().unwrap();
 
-    let all = stdout(&run(&["trace", "list", "--output", "json", file]));
+    let all = stdout(&run(&[
+        "trace", "list", "--merged", "--output", "json", file,
+    ]));
     let all: serde_json::Value = serde_json::from_str(&all).unwrap();
     assert_eq!(all.as_array().unwrap().len(), 2);
 
     let runs = stdout(&run(&[
         "trace",
         "list",
+        "--merged",
         "--span-type",
         "run",
         "--output",
@@ -78,6 +81,7 @@ fn list_filters_and_outputs() {
     let by_parent = stdout(&run(&[
         "trace",
         "list",
+        "--merged",
         "--parent_span_id",
         &root.span_id,
         "--output",
@@ -86,7 +90,9 @@ fn list_filters_and_outputs() {
     ]));
     assert!(by_parent.contains(&child.span_id) && !by_parent.contains("get_chat_instance"));
 
-    let newest = stdout(&run(&["trace", "list", "--desc", "--limit", "1", file]));
+    let newest = stdout(&run(&[
+        "trace", "list", "--merged", "--desc", "--limit", "1", file,
+    ]));
     assert!(newest.contains("Operation Name"), "a text table: {newest}");
     assert_eq!(
         newest.matches(&root.trace_id).count(),
@@ -95,13 +101,14 @@ fn list_filters_and_outputs() {
     );
 
     let searched = stdout(&run(&[
-        "trace", "list", "--search", "run_mo", "--output", "json", file,
+        "trace", "list", "--merged", "--search", "run_mo", "--output", "json", file,
     ]));
     assert!(searched.contains("run_model") && !searched.contains("get_chat_instance"));
 
     let later = stdout(&run(&[
         "trace",
         "list",
+        "--merged",
         "--start-time",
         "2999-01-01 00:00:00",
         "--output",
@@ -120,6 +127,7 @@ fn tree_shows_one_trace_and_defaults_to_the_span_folder() {
     let text = stdout(&run(&[
         "trace",
         "tree",
+        "--durations",
         "--span-file",
         span_file,
         "--trace-id",
@@ -135,6 +143,7 @@ fn tree_shows_one_trace_and_defaults_to_the_span_folder() {
         span_file,
         "--trace_id",
         &root.trace_id,
+        "--durations",
         "--output",
         "csv",
     ]));
@@ -144,6 +153,7 @@ fn tree_shows_one_trace_and_defaults_to_the_span_folder() {
     let missing = run(&[
         "trace",
         "tree",
+        "--durations",
         "--span-file",
         span_file,
         "--trace-id",

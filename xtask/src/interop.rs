@@ -1,10 +1,21 @@
-//! `cargo xtask interop`: DB-GPT's own `ModelRegistryClient` against a real registry-server,
-//! then an unmodified `dbgpt start worker` and `dbgpt model list` against one that requires a
-//! token, given as credentials in the controller's URL; then one corpus of requests sent to
-//! DB-GPT's own controller and to registry-server, their answers compared; then the span files
-//! of both for the same requests, compared line by line; then a mixed fleet: DB-GPT's own
-//! `dbgpt start controller` and registry-server on one table (SQLite, and MariaDB when one is
-//! reachable) under two time zones (see `registry-server/interop/mixed_fleet_time.py`).
+//! `cargo xtask interop`: real DB-GPT 0.8.2 code against a real registry-server, each script
+//! in `registry-server/interop/` in turn:
+//!
+//! - `run_interop.py`: DB-GPT's own `ModelRegistryClient`, every call;
+//! - `dbgpt_worker_token.py`: an unmodified `dbgpt start worker` and `dbgpt model list`
+//!   against a server that requires a token, given as credentials in the controller's URL;
+//! - `dbgpt_cluster.py`: a whole cluster, without and with a token: two LLM workers of one
+//!   model, an embedding worker and `dbgpt start apiserver`, chats and embeddings through it,
+//!   one worker killed and one stopped;
+//! - `answers_differential.py`: one corpus of requests sent to DB-GPT's own controller and to
+//!   registry-server, their answers compared, and both `/openapi.json` descriptions;
+//! - `trace_cli_differential.py`: `dbgpt trace` and `registry-server trace` over the same span
+//!   files, their output compared byte for byte;
+//!
+//! then the span files of both controllers for the same requests, compared line by line, and a
+//! mixed fleet: DB-GPT's own `dbgpt start controller` and registry-server on one table (SQLite,
+//! and MariaDB and PostgreSQL when reachable) under two time zones, and the in-place move
+//! (`mixed_fleet_time.py`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -14,23 +25,24 @@ use anyhow::Result;
 use crate::backends::{self, Requirement};
 use crate::{cmd, peer, span_diff};
 
+/// The scripts run against the debug binary, in this order.
+const SCRIPTS: [&str; 5] = [
+    "run_interop.py",
+    "dbgpt_worker_token.py",
+    "dbgpt_cluster.py",
+    "answers_differential.py",
+    "trace_cli_differential.py",
+];
+
 pub(crate) fn run() -> Result<()> {
     let (python, binary) = prepare()?;
-    let mut client = Command::new(&python);
-    client
-        .arg("registry-server/interop/run_interop.py")
-        .arg(&binary);
-    cmd::run(client)?;
-    let mut worker = Command::new(&python);
-    worker
-        .arg("registry-server/interop/dbgpt_worker_token.py")
-        .arg(&binary);
-    cmd::run(worker)?;
-    let mut answers = Command::new(&python);
-    answers
-        .arg("registry-server/interop/answers_differential.py")
-        .arg(&binary);
-    cmd::run(answers)?;
+    for script in SCRIPTS {
+        let mut command = Command::new(&python);
+        command
+            .arg(Path::new("registry-server/interop").join(script))
+            .arg(&binary);
+        cmd::run(command)?;
+    }
     span_diff::run(&python, &binary)?;
     mixed_fleet(&python, &binary)
 }
@@ -51,31 +63,41 @@ fn prepare() -> Result<(PathBuf, PathBuf)> {
     ))
 }
 
-/// DB-GPT's own controller and registry-server on one SQLite file, and on MariaDB when one is
-/// reachable (the server rebuilt with the `mysql` feature for it).
+/// DB-GPT's own controller and registry-server on one SQLite file, and on MariaDB and
+/// PostgreSQL when they are reachable (the server rebuilt with those backends' features).
 fn mixed_fleet(python: &Path, binary: &Path) -> Result<()> {
     let plan = backends::plan(Requirement::Reachable)?;
-    let mysql = plan
-        .env()
-        .into_iter()
-        .find(|(name, _)| name == "REGISTRY_TEST_MYSQL_URL")
-        .map(|(_, url)| url);
+    let env = plan.env();
+    let url_of = |name: &str| {
+        env.iter()
+            .find(|(variable, _)| variable == name)
+            .map(|(_, url)| url.clone())
+    };
     let mut fleet = Command::new(python);
     fleet
         .arg("registry-server/interop/mixed_fleet_time.py")
         .arg(binary);
-    match &mysql {
-        Some(url) => {
-            cmd::cargo(&[
-                "build",
-                "--package",
-                "registry-server",
-                "--features",
-                "mysql",
-            ])?;
-            fleet.arg(url);
+    let mut features = Vec::new();
+    for (variable, feature, name) in [
+        ("REGISTRY_TEST_MYSQL_URL", "mysql", "MariaDB"),
+        ("REGISTRY_TEST_POSTGRES_URL", "postgres", "PostgreSQL"),
+    ] {
+        match url_of(variable) {
+            Some(url) => {
+                features.push(feature);
+                fleet.arg(url);
+            }
+            None => println!("mixed fleet on {name} NOT run: no {name} server reachable"),
         }
-        None => println!("mixed fleet on MariaDB NOT run: no MariaDB server reachable"),
+    }
+    if !features.is_empty() {
+        cmd::cargo(&[
+            "build",
+            "--package",
+            "registry-server",
+            "--features",
+            &features.join(","),
+        ])?;
     }
     cmd::run(fleet)
 }

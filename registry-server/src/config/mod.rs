@@ -56,7 +56,7 @@ pub enum Command {
     CheckConfig,
     /// Read span files: `trace list` and `trace tree`, as DB-GPT's `dbgpt trace`.
     #[command(subcommand)]
-    Trace(crate::ops::cli::TraceCommand),
+    Trace(Box<crate::ops::cli::TraceCommand>),
 }
 
 /// Why the configuration could not be read.

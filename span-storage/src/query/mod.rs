@@ -5,6 +5,9 @@
 //!   of each span ([`merge_records`]) and collecting bad lines.
 //! - [`SpanFilter`] filters, sorts and limits spans as `dbgpt trace list` does.
 //! - [`render_list`] writes spans as a text table, JSON or CSV ([`OutputFormat`]).
+//! - [`load_records`], [`RecordFilter`], [`render_record_list`] and [`render_record_tree`]
+//!   print what DB-GPT's `dbgpt trace list` and `dbgpt trace tree` print, from the raw
+//!   records, with [`PrettyTable`] for DB-GPT's tables.
 //! - [`TraceTree`] is one trace as a tree ([`TraceTree::render_text`]) or a waterfall
 //!   ([`TraceTree::waterfall`]).
 //! - [`trace_summaries`] lists traces, newest first.
@@ -37,8 +40,10 @@
 mod filter;
 mod load;
 mod output;
+mod records;
 mod shared_tail;
 mod summary;
+pub(crate) mod table;
 mod tail;
 mod tree;
 mod window;
@@ -46,8 +51,15 @@ mod window;
 pub use filter::{DEFAULT_LIST_LIMIT, SpanFilter};
 pub use load::{LoadedSpans, load_spans, merge_records};
 pub use output::{OutputFormat, UnknownOutputFormat, render_list};
+pub use records::{
+    JsonPathQuery, RecordFilter, SpanRecord, SpanRecords, empty_message, load_records,
+    render_json_path, render_record_list, render_record_tree,
+};
 pub use shared_tail::{SharedSpanTail, SpanSnapshot};
 pub use summary::{TraceSummary, trace_summaries};
+pub use table::{
+    PrettyTable, TableError, TableFormat, UnknownTableFormat, display_width, python_str,
+};
 pub use tail::{SpanTail, TailRefresh};
 pub use tree::{TraceNode, TraceTree, WaterfallRow};
 pub use window::WindowLimits;
