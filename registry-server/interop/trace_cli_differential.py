@@ -7,7 +7,8 @@ The files are written by DB-GPT's own tracer classes (`Span`, `FileSpanStorage`)
 with nested spans, metadata of every JSON type (nested objects, booleans, nulls, numbers,
 non-ASCII text, a `conv_uid`), spans that start in the same millisecond, and a second file.
 `list` runs with every filter, all five output formats and JSONPath extraction (`-j`, `-sj`,
-`-jm`, `--value`). Exits non-zero on the first difference, printing both outputs.
+`-jm`, `--value`); `tree` on known and unknown traces; `chat` with each of its flags and
+formats, over run spans of DB-GPT's four services and two chats. Exits non-zero on the first difference, printing both outputs.
 """
 
 import datetime
@@ -73,8 +74,40 @@ def write_corpus(folder: str) -> tuple[list[str], dict]:
                   "check_healthy": True, "healthy": False})
     second.append_span(child)
     second.append_span(register)
-    files = [first.filename, second.filename]
-    return files, {"chat": chat, "controller": controller, "root": f"{chat}:1"}
+    # `trace chat` reads the services' `run` spans and the chat's details.
+    third = FileSpanStorage(os.path.join(folder, "dbgpt_run_tracer.jsonl"))
+    services = {
+        "Webserver": ({"port": 5670, "light": False, "model": "glm-4", "log": None},
+                      {"platform": "Linux", "python": "3.11", "cpu": {"cores": 2}}),
+        "WorkerManager": ({"host": "0.0.0.0", "port": 8001, "limit": 1.5}, {"gpu": []}),
+        "ModelWorker": ({"model_name": "glm-4", "model_path": "/models/glm-4" * 3}, None),
+        "EmbeddingModel": ({"model_name": "bge", "device": "cpu"}, None),
+    }
+    for offset, (service, (params, infos)) in enumerate(services.items()):
+        metadata = {"run_service": service, "params": params}
+        if infos is not None:
+            metadata["sys_infos"] = infos
+        run = Span(f"run-{offset}", f"run-{offset}:1", SpanType.RUN, None, "run_service",
+                   metadata)
+        run.start_time = at(-5000 + offset)
+        third.append_span(run)
+    older = "0ld0c4a7-0000-4000-8000-000000000003"
+    span(third, older, "1", None, "get_chat_instance", SpanType.CHAT, -3000, -2000,
+         {"conv_uid": "conv-0", "user_input": "first question", "chat_mode": "chat_excel",
+          "select_param": "sheet.xlsx", "model_name": "glm-4"})
+    action = Span(chat, f"{chat}:8", SpanType.BASE, f"{chat}:2", "BaseChat.do_action",
+                  {"model_output": {"text": "model says " * 20, "error_code": 0},
+                   "ai_response_text": "最终回答 " * 30,
+                   "prompt_define_response": {"sql": "SELECT 1", "thoughts": ["a", "b"]}})
+    action.start_time = at(600)
+    first.append_span(action)
+    generate = Span(chat, f"{chat}:9", SpanType.BASE, f"{chat}:3",
+                    "DefaultModelWorker.generate_stream", {"error": "CUDA out of memory"})
+    generate.start_time = at(650)
+    generate.end_time = at(660)
+    first.append_span(generate)
+    files = [first.filename, second.filename, third.filename]
+    return files, {"chat": chat, "controller": controller, "root": f"{chat}:1", "older": older}
 
 
 def cases(ids: dict) -> list[list[str]]:
@@ -102,6 +135,11 @@ def cases(ids: dict) -> list[list[str]]:
     commands = [["list", *flags] for flags in listed]
     commands += [["tree", "--trace_id", ids["chat"]], ["tree", "--trace_id", ids["controller"]],
                  ["tree", "--trace_id", "no-such-trace"]]
+    chats = [[], ["--tree"], ["--hide_conv"], ["--hide_run_params"], ["--trace_id", ids["older"]],
+             ["--trace_id", ids["chat"], "--tree", "--hide_run_params"],
+             ["--trace_id", "no-such-trace"]]
+    chats += [["--output", output] for output in ["html", "csv", "latex", "json"]]
+    commands += [["chat", *flags] for flags in chats]
     return commands
 
 
@@ -117,9 +155,12 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as folder:
         files, ids = write_corpus(folder)
         compared = 0
-        for command in cases(ids):
-            theirs = run([dbgpt, "trace", *command, *files])
-            ours = run([binary, "trace", *command, *files])
+        # Also `chat` over the first file alone: no `run` spans, so no parameter tables.
+        runs = [(command, files) for command in cases(ids)]
+        runs += [(["chat"], files[:1]), (["chat", "--output", "json"], files[:1])]
+        for command, named in runs:
+            theirs = run([dbgpt, "trace", *command, *named])
+            ours = run([binary, "trace", *command, *named])
             compared += 1
             if ours != theirs:
                 print(f"DIFFERENT: trace {' '.join(command)}")

@@ -10,14 +10,15 @@
 //! named, every `*.jsonl` file in the folder of the configured span file is read.
 
 use std::fmt::Write as _;
+use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDateTime;
 use clap::{Args, Subcommand};
 use span_storage::query::{
-    DEFAULT_LIST_LIMIT, JsonPathQuery, OutputFormat, RecordFilter, SpanFilter, TableFormat,
-    TraceTree, empty_message, load_records, load_spans, render_json_path, render_list,
-    render_record_list, render_record_tree,
+    ChatQuery, DEFAULT_LIST_LIMIT, JsonPathQuery, OutputFormat, RecordFilter, SpanFilter,
+    TableFormat, TraceTree, empty_message, load_records, load_spans, render_chat, render_json_path,
+    render_list, render_record_list, render_record_tree,
 };
 use span_storage::{SpanStorageError, SpanType, parse_span_time};
 use thiserror::Error;
@@ -29,6 +30,31 @@ pub enum TraceCommand {
     List(ListArgs),
     /// Show one trace as `dbgpt trace tree` does (`--durations`: merged, with durations).
     Tree(TreeArgs),
+    /// Show the services' run parameters and one chat's details as `dbgpt trace chat` does.
+    Chat(ChatArgs),
+}
+
+/// The options of `trace chat`.
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct ChatArgs {
+    /// The chat's trace; default: the latest chat.
+    #[arg(long, alias = "trace_id", value_name = "ID")]
+    pub trace_id: Option<String>,
+    /// Print the chat's spans as a tree too.
+    #[arg(long)]
+    pub tree: bool,
+    /// Leave out the chat's details.
+    #[arg(long, alias = "hide_conv")]
+    pub hide_conv: bool,
+    /// Leave out the services' run parameters.
+    #[arg(long, alias = "hide_run_params")]
+    pub hide_run_params: bool,
+    /// text, html, csv, latex or json.
+    #[arg(long, default_value = "text", value_name = "FORMAT", value_parser = parse_table_format)]
+    pub output: TableFormat,
+    /// Span files, folders or patterns, as for `trace list`.
+    #[arg(value_name = "FILES")]
+    pub files: Vec<PathBuf>,
 }
 
 /// The options of `trace list`.
@@ -172,6 +198,7 @@ pub fn run(command: &TraceCommand, span_file: Option<&Path>) -> Result<TraceOutp
     let named = match command {
         TraceCommand::List(args) => &args.files,
         TraceCommand::Tree(args) => &args.files,
+        TraceCommand::Chat(args) => &args.files,
     };
     let files = if named.is_empty() {
         let file = span_file.ok_or(TraceCliError::NoFiles)?;
@@ -202,6 +229,20 @@ pub fn run(command: &TraceCommand, span_file: Option<&Path>) -> Result<TraceOutp
             };
             Ok(TraceOutput { text, notes })
         }
+        TraceCommand::Chat(args) => {
+            let loaded = load_records(&files)?;
+            let notes = file_notes(&loaded.bad_lines, &loaded.torn_files);
+            let mut query = ChatQuery::default();
+            query.trace_id.clone_from(&args.trace_id);
+            query.tree = args.tree;
+            query.hide_conv = args.hide_conv;
+            query.hide_run_params = args.hide_run_params;
+            query.format = args.output;
+            query.wrap = wrap_width();
+            let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+            let text = render_chat(&loaded.records, &query, &names);
+            Ok(TraceOutput { text, notes })
+        }
         TraceCommand::Tree(args) => {
             let loaded = load_records(&files)?;
             let notes = file_notes(&loaded.bad_lines, &loaded.torn_files);
@@ -212,6 +253,17 @@ pub fn run(command: &TraceCommand, span_file: Option<&Path>) -> Result<TraceOutp
             Ok(TraceOutput { text, notes })
         }
     }
+}
+
+/// DB-GPT's width for long texts in `trace chat`: 80% of the terminal's columns, or 100 when
+/// the output is not a terminal.
+fn wrap_width() -> usize {
+    let columns = std::io::stdout()
+        .is_terminal()
+        .then(terminal_size::terminal_size)
+        .flatten()
+        .map(|(width, _)| usize::from(width.0));
+    columns.map_or(100, |columns| columns * 4 / 5)
 }
 
 /// Warnings about the files read, for stderr.

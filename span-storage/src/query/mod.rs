@@ -52,8 +52,8 @@ pub use filter::{DEFAULT_LIST_LIMIT, SpanFilter};
 pub use load::{LoadedSpans, load_spans, merge_records};
 pub use output::{OutputFormat, UnknownOutputFormat, render_list};
 pub use records::{
-    JsonPathQuery, RecordFilter, SpanRecord, SpanRecords, empty_message, load_records,
-    render_json_path, render_record_list, render_record_tree,
+    ChatQuery, JsonPathQuery, RecordFilter, SpanRecord, SpanRecords, empty_message, load_records,
+    render_chat, render_json_path, render_record_list, render_record_tree,
 };
 pub use shared_tail::{SharedSpanTail, SpanSnapshot};
 pub use summary::{TraceSummary, trace_summaries};

@@ -88,12 +88,12 @@ fn bad_line(path: &Path, line: usize, message: &str) -> BadLine {
 }
 
 /// A field as DB-GPT reads it with `span[key]` or `span.get(key)`: `null` when absent.
-fn field<'a>(record: &'a SpanRecord, key: &str) -> &'a Value {
+pub(super) fn field<'a>(record: &'a SpanRecord, key: &str) -> &'a Value {
     record.get(key).unwrap_or(&Value::Null)
 }
 
 /// Python's truthiness, which DB-GPT's search applies before matching.
-fn truthy(value: &Value) -> bool {
+pub(super) fn truthy(value: &Value) -> bool {
     match value {
         Value::Null => false,
         Value::Bool(flag) => *flag,
@@ -106,7 +106,7 @@ fn truthy(value: &Value) -> bool {
 
 /// The start time as DB-GPT sorts and filters by it; a record without a readable one sorts
 /// first (DB-GPT stops with an error there).
-fn start_time(record: &SpanRecord) -> Option<NaiveDateTime> {
+pub(super) fn start_time(record: &SpanRecord) -> Option<NaiveDateTime> {
     field(record, "start_time")
         .as_str()
         .and_then(parse_span_time)
@@ -249,41 +249,57 @@ pub fn render_record_tree(trace_id: &str, records: &[SpanRecord]) -> Option<Stri
     if trace.is_empty() {
         return None;
     }
-    let mut out = String::new();
-    tree_level(&trace, &Value::Null, 0, &mut out);
-    Some(out)
+    Some(tree_text(&walk_trace(&trace)))
 }
 
-fn tree_level(trace: &[&SpanRecord], parent: &Value, indent: usize, out: &mut String) {
+/// The records of one trace in DB-GPT's tree order (a start record, its children's, then its
+/// end record), each with its depth.
+pub(super) fn walk_trace<'a>(trace: &[&'a SpanRecord]) -> Vec<(usize, &'a SpanRecord)> {
+    let mut walked = Vec::new();
+    walk_level(trace, &Value::Null, 0, &mut walked);
+    walked
+}
+
+fn walk_level<'a>(
+    trace: &[&'a SpanRecord],
+    parent: &Value,
+    depth: usize,
+    walked: &mut Vec<(usize, &'a SpanRecord)>,
+) {
     // DB-GPT recurses without a limit, and records that reuse a span id can nest forever
     // (1 → 2 → 1 → …). No honest tree is deeper than the trace has records.
-    if indent > trace.len() {
+    if depth > trace.len() {
         return;
     }
     let starts = trace
         .iter()
         .filter(|r| field(r, "parent_span_id") == parent && field(r, "end_time").is_null());
-    for start in starts {
-        tree_line(start, indent, out);
+    for &start in starts {
+        walked.push((depth, start));
         let span_id = field(start, "span_id");
-        tree_level(trace, span_id, indent + 1, out);
+        walk_level(trace, span_id, depth + 1, walked);
         let end = trace
             .iter()
             .find(|r| field(r, "span_id") == span_id && !field(r, "end_time").is_null());
-        if let Some(end) = end {
-            tree_line(end, indent, out);
+        if let Some(&end) = end {
+            walked.push((depth, end));
         }
     }
 }
 
-fn tree_line(record: &SpanRecord, indent: usize, out: &mut String) {
-    out.push_str(&"  ".repeat(indent));
-    out.push_str(&format!(
-        "Operation: {} (Start: {}, End: {})\n",
-        python_str(field(record, "operation_name")),
-        python_str(field(record, "start_time")),
-        python_str(field(record, "end_time")),
-    ));
+/// DB-GPT's `_print_trace_hierarchy` lines.
+pub(super) fn tree_text(walked: &[(usize, &SpanRecord)]) -> String {
+    let mut out = String::new();
+    for (depth, record) in walked {
+        out.push_str(&"  ".repeat(*depth));
+        out.push_str(&format!(
+            "Operation: {} (Start: {}, End: {})\n",
+            python_str(field(record, "operation_name")),
+            python_str(field(record, "start_time")),
+            python_str(field(record, "end_time")),
+        ));
+    }
+    out
 }
 
 /// What DB-GPT prints when the files hold no record of what was asked for.
@@ -294,8 +310,10 @@ pub fn empty_message(files: &[String]) -> String {
     )
 }
 
+mod chat;
 mod extract;
 
+pub use chat::{ChatQuery, render_chat};
 pub use extract::{JsonPathQuery, render_json_path};
 
 #[cfg(test)]

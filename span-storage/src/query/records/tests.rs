@@ -129,3 +129,33 @@ fn the_empty_message_names_the_files_as_given() {
         "No trace span records found in your tracer files: a.jsonl,logs/dbgpt*.jsonl\n"
     );
 }
+
+#[test]
+fn chat_without_run_spans_prints_none_tables_then_the_chat() {
+    let mut root = start(
+        "t:1",
+        None,
+        "get_chat_instance",
+        "2024-01-01 00:00:00.000001",
+    );
+    root.insert("span_type".into(), json!("chat"));
+    root.insert(
+        "metadata".into(),
+        json!({"conv_uid": "c1", "user_input": "hi"}),
+    );
+    let records = vec![root];
+    let text = render_chat(&records, &ChatQuery::default(), &[]);
+    assert!(text.starts_with("None\nNone\n"), "{text}");
+    assert!(text.contains("Chat Trace Details"), "{text}");
+    assert!(text.contains(" conv_uid ") && text.contains(" c1 "), "{text}");
+    let missing = ChatQuery {
+        trace_id: Some("nope".into()),
+        hide_run_params: true,
+        ..ChatQuery::default()
+    };
+    assert_eq!(
+        render_chat(&records, &missing, &[]),
+        "Can't found conversation with trace_id: nope\n"
+    );
+    assert!(render_chat(&[], &ChatQuery::default(), &["f".into()]).starts_with("No trace span"));
+}
