@@ -157,6 +157,16 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def comparable(model_list: dict) -> dict:
+    """A model list without the creation times and permission ids DB-GPT draws per call."""
+    for card in model_list.get("data", []):
+        card.pop("created", None)
+        for permission in card.get("permission", []):
+            permission.pop("id", None)
+            permission.pop("created", None)
+    return model_list
+
+
 class Run:
     """One cluster: registry-server, the DB-GPT processes, their logs, and the checks."""
 
@@ -265,6 +275,16 @@ class Run:
 
         models = self.wait(lambda: {CHAT, EMBED} <= self.api_models(), 120)
         self.check(models, f"the API server lists {CHAT} and {EMBED}", "apiserver")
+        # Our /v1/models answers what DB-GPT's API server answers at /api/v1/models for the
+        # same registry; only the times and permission ids it draws anew on each call differ.
+        _, theirs = self.api("models")
+        _, ours = http("GET", f"http://127.0.0.1:{self.port}/v1/models")
+        theirs, ours = comparable(json.loads(theirs)), comparable(json.loads(ours))
+        if ours != theirs:
+            print(f"     ours:   {json.dumps(ours)}\n     theirs: {json.dumps(theirs)}")
+        ids = [card["id"] for card in ours.get("data", [])]
+        self.check(ours == theirs, f"registry-server's /v1/models is the API server's"
+                   f" /api/v1/models, field for field: {ids}", "apiserver")
         for stream, prompt in ((False, "ping"), (True, "stream")):
             answer = self.chat(prompt, stream)
             self.check(answer == reply(prompt), f"a {'streamed ' if stream else ''}chat through"
