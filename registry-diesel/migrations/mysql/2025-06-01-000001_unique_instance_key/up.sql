@@ -12,12 +12,13 @@ ALTER TABLE `dbgpt_cluster_registry_instance`
   MODIFY `last_heartbeat` datetime(6) DEFAULT NULL COMMENT 'Last heartbeat time of the model instance';
 
 -- DB-GPT's unique key includes sys_code, which is always NULL, and NULLs never collide: its
--- table can hold several rows per instance. Keep the one with the freshest heartbeat (then
--- the newest id), fill DB-GPT's nullable flags with its defaults, and add the real key.
+-- table can hold several rows per instance, and names DB-GPT stored padded with spaces are the
+-- same instance to this registry, which trims them. Keep the one with the freshest heartbeat
+-- (then the newest id), fill DB-GPT's nullable flags with its defaults, and add the real key.
 DELETE older FROM `dbgpt_cluster_registry_instance` AS older
 JOIN `dbgpt_cluster_registry_instance` AS newer
-  ON newer.model_name = older.model_name
- AND newer.host = older.host
+  ON TRIM(newer.model_name) = TRIM(older.model_name)
+ AND TRIM(newer.host) = TRIM(older.host)
  AND newer.port = older.port
  AND (COALESCE(newer.last_heartbeat, '1000-01-01') > COALESCE(older.last_heartbeat, '1000-01-01')
    OR (COALESCE(newer.last_heartbeat, '1000-01-01') = COALESCE(older.last_heartbeat, '1000-01-01')

@@ -1,11 +1,12 @@
 -- DB-GPT's unique key includes sys_code, which is always NULL, and NULLs never collide: its
--- table can hold several rows per instance. Keep the one with the freshest heartbeat (then
--- the newest id), fill DB-GPT's nullable flags with its defaults, and add the real key.
+-- table can hold several rows per instance, and names DB-GPT stored padded with spaces are the
+-- same instance to this registry, which trims them. Keep the one with the freshest heartbeat
+-- (then the newest id), fill DB-GPT's nullable flags with its defaults, and add the real key.
 DELETE FROM dbgpt_cluster_registry_instance
 WHERE id IN (
     SELECT id FROM (
         SELECT id, ROW_NUMBER() OVER (
-            PARTITION BY model_name, host, port
+            PARTITION BY TRIM(model_name), TRIM(host), port
             ORDER BY last_heartbeat IS NULL, last_heartbeat DESC, id DESC
         ) AS freshness
         FROM dbgpt_cluster_registry_instance
