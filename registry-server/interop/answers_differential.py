@@ -91,13 +91,33 @@ CORPUS = [
     # Deliberate differences: this registry refuses what DB-GPT stores.
     ("port out of range", "POST", MODELS, body(model_name="m", host="h", port=70000), "application/json"),
     ("empty name", "POST", MODELS, body(model_name="", host="h", port=1), "application/json"),
+    ("control character in a name", "POST", MODELS, body(model_name="m\u0007@llm", host="h", port=1), "application/json"),
+    ("the separator in a name", "POST", MODELS, body(model_name="a___$$$$___b@llm", host="h", port=1), "application/json"),
+    ("name over 128 characters", "POST", MODELS, body(model_name="m" * 129, host="h", port=1), "application/json"),
+    ("negative weight", "POST", BEAT, body(model_name="m@llm", host="h", port=1, weight=-1), "application/json"),
 ]
 
 # Requests whose answers differ on purpose (README, "Deliberate differences from DB-GPT").
 KNOWN_DIFFERENCES = {
     "port out of range": "refused (422, value_error on port); DB-GPT stores it",
     "empty name": "refused (422, value_error on model_name); DB-GPT stores it",
+    "control character in a name": "refused (422, value_error on model_name); DB-GPT stores it",
+    "the separator in a name": "refused (422, value_error on model_name); DB-GPT stores it",
+    "name over 128 characters": "refused (422, value_error on model_name); DB-GPT stores it",
+    "negative weight": "refused (422, value_error on weight); DB-GPT stores it",
 }
+
+
+def fastapi_refusal(answer) -> bool:
+    """A deliberate refusal keeps DB-GPT's body shape: 422 with pydantic-style `detail`."""
+    status, media, text, _ = answer
+    try:
+        detail = json.loads(text)["detail"]
+    except (ValueError, KeyError, TypeError):
+        return False
+    return (status == 422 and media == "application/json" and isinstance(detail, list)
+            and all({"type", "loc", "msg", "input"} <= set(item) and item["type"] == "value_error"
+                    and item["loc"][0] == "body" for item in detail))
 
 
 def free_port() -> int:
@@ -221,6 +241,8 @@ def run(binary: str, storage: str, folder: str) -> tuple[int, list[str], list[st
                     failures.append(f"{name}: expected to differ, but answered alike")
                 continue
             if name in KNOWN_DIFFERENCES:
+                if not fastapi_refusal(a):
+                    failures.append(f"{name}: not refused in DB-GPT's body shape: {a!r}")
                 continue
             failures.append(f"{name}: ours {a[0]} {a[1]} {a[2]!r} / DB-GPT {b[0]} {b[1]} {b[2]!r}")
     finally:
