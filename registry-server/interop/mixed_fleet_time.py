@@ -64,63 +64,59 @@ class Sqlite:
         return f'type = "sqlite"\npath = "{self.path}"'
 
 
-class Mariadb:
-    """A scratch database on a MariaDB server, created here and dropped after."""
+class ScratchDatabase:
+    """A scratch database on a database server, created here and dropped after."""
 
-    name = "MariaDB"
+    name, kind, default_port, default_user = "", "", 0, ""
 
     def __init__(self, url: str, zone: str):
+        parts = urllib.parse.urlsplit(url)
+        self.host = parts.hostname or "127.0.0.1"
+        self.port = parts.port or self.default_port
+        self.user = urllib.parse.unquote(parts.username or self.default_user)
+        self.password = urllib.parse.unquote(parts.password or "")
+        self.database = f"fleet_{os.getpid()}_{zone.split('/')[-1].lower()}"
+        self.admin = self.connect()
+        with self.admin.cursor() as cursor:
+            cursor.execute(f"CREATE DATABASE {self.database}")
+
+    def connect(self):
+        raise NotImplementedError
+
+    def dbgpt_toml(self) -> str:
+        return (f'type = "{self.kind}"\nhost = "{self.host}"\nport = {self.port}\n'
+                f'user = "{self.user}"\npassword = "{self.password}"\n'
+                f'database = "{self.database}"')
+
+    def drop(self) -> None:
+        with self.admin.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS {self.database}{self.drop_suffix}")
+        self.admin.close()
+
+    drop_suffix = ""
+
+
+class Mariadb(ScratchDatabase):
+    name, kind, default_port, default_user = "MariaDB", "mysql", 3306, "root"
+
+    def connect(self):
         import pymysql  # DB-GPT's own MySQL driver (a dependency of dbgpt-ext)
 
-        parts = urllib.parse.urlsplit(url)
-        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 3306
-        self.user = urllib.parse.unquote(parts.username or "root")
-        self.password = urllib.parse.unquote(parts.password or "")
-        self.database = f"fleet_{os.getpid()}_{zone.split('/')[-1].lower()}"
-        self.admin = pymysql.connect(host=self.host, port=self.port, user=self.user,
-                                     password=self.password, autocommit=True)
-        with self.admin.cursor() as cursor:
-            cursor.execute(f"CREATE DATABASE {self.database}")
-
-    def dbgpt_toml(self) -> str:
-        return (f'type = "mysql"\nhost = "{self.host}"\nport = {self.port}\n'
-                f'user = "{self.user}"\npassword = "{self.password}"\n'
-                f'database = "{self.database}"')
-
-    def drop(self) -> None:
-        with self.admin.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS {self.database}")
-        self.admin.close()
+        return pymysql.connect(host=self.host, port=self.port, user=self.user,
+                               password=self.password, autocommit=True)
 
 
-class Postgres:
-    """A scratch database on a PostgreSQL server, created here and dropped after."""
+class Postgres(ScratchDatabase):
+    name, kind, default_port, default_user = "PostgreSQL", "postgresql", 5432, "postgres"
+    drop_suffix = " WITH (FORCE)"
 
-    name = "PostgreSQL"
-
-    def __init__(self, url: str, zone: str):
+    def connect(self):
         import psycopg2  # the driver DB-GPT's controller uses for `type = "postgresql"`
 
-        parts = urllib.parse.urlsplit(url)
-        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 5432
-        self.user = urllib.parse.unquote(parts.username or "postgres")
-        self.password = urllib.parse.unquote(parts.password or "")
-        self.database = f"fleet_{os.getpid()}_{zone.split('/')[-1].lower()}"
-        self.admin = psycopg2.connect(host=self.host, port=self.port, user=self.user,
-                                      password=self.password, dbname="postgres")
-        self.admin.autocommit = True
-        with self.admin.cursor() as cursor:
-            cursor.execute(f"CREATE DATABASE {self.database}")
-
-    def dbgpt_toml(self) -> str:
-        return (f'type = "postgresql"\nhost = "{self.host}"\nport = {self.port}\n'
-                f'user = "{self.user}"\npassword = "{self.password}"\n'
-                f'database = "{self.database}"')
-
-    def drop(self) -> None:
-        with self.admin.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS {self.database} WITH (FORCE)")
-        self.admin.close()
+        admin = psycopg2.connect(host=self.host, port=self.port, user=self.user,
+                                 password=self.password, dbname="postgres")
+        admin.autocommit = True
+        return admin
 
 
 SERVERS = {"mysql": Mariadb, "postgres": Postgres, "postgresql": Postgres}

@@ -67,6 +67,18 @@ pub fn parse_span_time(s: &str) -> Option<NaiveDateTime> {
         .ok()
 }
 
+/// A JSON value as Python's `json.dumps(value, ensure_ascii=False)` writes it: DB-GPT's
+/// separators and floats, on one line.
+pub(crate) fn python_json_text(value: &serde_json::Value) -> String {
+    let mut out = Vec::new();
+    let mut serializer = serde_json::Serializer::with_formatter(&mut out, PythonFormatter);
+    // Writing a `Value` into a `Vec` cannot fail.
+    if serde::Serialize::serialize(value, &mut serializer).is_err() {
+        return String::new();
+    }
+    String::from_utf8(out).unwrap_or_default()
+}
+
 /// A `serde_json` formatter that writes Python's `json.dumps` separators and floats, so that our
 /// lines are byte-for-byte what DB-GPT writes for the same span.
 #[derive(Debug, Clone, Copy, Default)]

@@ -1,9 +1,7 @@
 //! [`SpanFilter`]: the filters, order and limit of `dbgpt trace list`.
 
-use crate::format::PythonFormatter;
 use crate::{Span, SpanType};
 use chrono::NaiveDateTime;
-use serde::Serialize;
 use serde_json::Value;
 
 /// Which spans to keep, in which order and how many: the options of `dbgpt trace list`.
@@ -162,18 +160,8 @@ fn contains_text(span: &Span, text: &str) -> bool {
         key.contains(text)
             || match value {
                 Value::String(s) => s.contains(text),
-                other => json_text(other).contains(text),
+                other => crate::format::python_json_text(other).contains(text),
             }
     })
 }
 
-/// A JSON value written as DB-GPT writes it (Python's separators).
-fn json_text(value: &Value) -> String {
-    let mut out = Vec::new();
-    let mut ser = serde_json::Serializer::with_formatter(&mut out, PythonFormatter);
-    // Writing a `Value` into a `Vec` cannot fail.
-    if value.serialize(&mut ser).is_err() {
-        return String::new();
-    }
-    String::from_utf8(out).unwrap_or_default()
-}

@@ -1,11 +1,10 @@
 //! `dbgpt trace chat`: the run parameters of DB-GPT's services and the details of one chat,
 //! as DB-GPT 0.8.2 prints them.
 
-use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::{SpanRecord, empty_message, field, start_time, tree_text, truthy, walk_trace};
-use crate::format::PythonFormatter;
+use crate::format::python_json_text;
 use crate::query::{PrettyTable, TableFormat};
 
 /// The services whose `run` spans carry their parameters (DB-GPT's `SpanTypeRunName`).
@@ -201,15 +200,6 @@ fn wrapped(value: Option<&Value>, wrap: usize, split: bool) -> Value {
     }
 }
 
-/// Python's `json.dumps(value, ensure_ascii=False)`.
-fn compact_json(value: &Value) -> String {
-    let mut out = Vec::new();
-    let mut serializer = serde_json::Serializer::with_formatter(&mut out, PythonFormatter);
-    if value.serialize(&mut serializer).is_err() {
-        return String::new();
-    }
-    String::from_utf8(out).unwrap_or_default()
-}
 
 /// The "Chat Trace Details" table.
 fn details(trace_id: &str, spans: &[&SpanRecord], query: &ChatQuery) -> String {
@@ -263,7 +253,7 @@ fn details(trace_id: &str, spans: &[&SpanRecord], query: &ChatQuery) -> String {
                 // `value or ""` first, so an empty object is "" as in DB-GPT, not "{}".
                 let response = match response {
                     falsy if !truthy(falsy) => Value::String(String::new()),
-                    Value::Object(_) | Value::Array(_) => Value::String(compact_json(response)),
+                    Value::Object(_) | Value::Array(_) => Value::String(python_json_text(response)),
                     other => other.clone(),
                 };
                 let key = "BaseChat prompt_define_response";
