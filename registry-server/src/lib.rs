@@ -29,6 +29,7 @@ mod middleware;
 mod openai;
 mod openapi;
 pub mod ops;
+mod route_policy;
 mod routes;
 pub mod server;
 mod shutdown;

@@ -1,5 +1,6 @@
 //! `GET /openapi.json`: an OpenAPI 3.1 description of every endpoint, built from the route
-//! table ([`ENDPOINTS`]) so that it cannot leave a route out; `GET /docs` renders it with an
+//! table ([`crate::endpoints::ENDPOINTS`], which hands itself over) so that it cannot leave a
+//! route out; `GET /docs` renders it with an
 //! embedded page (no asset from the network).
 //!
 //! Each route's words come from one exhaustive `match` on its [`Route`], so a new route does
@@ -15,22 +16,23 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-use crate::endpoints::{Access, ENDPOINTS, Endpoint};
 use crate::metrics::Route;
+use crate::route_policy::{Access, Endpoint};
 
-/// `GET /openapi.json`.
-pub(crate) async fn openapi_json() -> Response {
+/// `GET /openapi.json`: the description of `endpoints` (the route table, which passes itself),
+/// built once.
+pub(crate) fn answer(endpoints: &[Endpoint]) -> Response {
     static DOCUMENT: OnceLock<Bytes> = OnceLock::new();
     let bytes = DOCUMENT.get_or_init(|| {
-        Bytes::from(serde_json::to_vec(&document()).unwrap_or_else(|_| b"{}".to_vec()))
+        Bytes::from(serde_json::to_vec(&document(endpoints)).unwrap_or_else(|_| b"{}".to_vec()))
     });
     ([(header::CONTENT_TYPE, "application/json")], bytes.clone()).into_response()
 }
 
-/// The whole document.
-pub(crate) fn document() -> Value {
+/// The whole document for `endpoints`.
+pub(crate) fn document(endpoints: &[Endpoint]) -> Value {
     let mut paths = Map::new();
-    for endpoint in &ENDPOINTS {
+    for endpoint in endpoints {
         let methods = paths
             .entry(endpoint.path)
             .or_insert_with(|| Value::Object(Map::new()));
@@ -384,6 +386,3 @@ fn operation(endpoint: &Endpoint) -> Value {
     }
     operation
 }
-
-#[cfg(test)]
-mod tests;

@@ -164,4 +164,3 @@ fn contains_text(span: &Span, text: &str) -> bool {
             }
     })
 }
-

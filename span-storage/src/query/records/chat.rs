@@ -200,7 +200,6 @@ fn wrapped(value: Option<&Value>, wrap: usize, split: bool) -> Value {
     }
 }
 
-
 /// The "Chat Trace Details" table.
 fn details(trace_id: &str, spans: &[&SpanRecord], query: &ChatQuery) -> String {
     let split = query.format == TableFormat::Text;

@@ -147,7 +147,10 @@ fn chat_without_run_spans_prints_none_tables_then_the_chat() {
     let text = render_chat(&records, &ChatQuery::default(), &[]);
     assert!(text.starts_with("None\nNone\n"), "{text}");
     assert!(text.contains("Chat Trace Details"), "{text}");
-    assert!(text.contains(" conv_uid ") && text.contains(" c1 "), "{text}");
+    assert!(
+        text.contains(" conv_uid ") && text.contains(" c1 "),
+        "{text}"
+    );
     let missing = ChatQuery {
         trace_id: Some("nope".into()),
         hide_run_params: true,

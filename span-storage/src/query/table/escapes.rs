@@ -2,7 +2,19 @@
 //! measures with) reads them: which characters a sequence spans and where it leaves the
 //! cursor.
 
-use super::width::{CURSOR_LIMIT, ESC, is_still_control, text_width};
+/// The escape character, which starts a sequence.
+pub(super) const ESC: char = '\x1b';
+
+/// The column a cursor-moving escape sequence can move the cursor to, at most, unless text
+/// already reached further. wcwidth has no limit; no terminal is this wide.
+pub(super) const CURSOR_LIMIT: i64 = 1 << 16;
+
+/// C0 and C1 control characters that wcwidth measures as width 0 without moving the cursor
+/// (besides ESC, which starts a sequence, and BS, TAB, CR, which move it).
+pub(super) fn is_still_control(c: char) -> bool {
+    let cp = u32::from(c);
+    (cp < 0x20 && !matches!(c, '\x08' | '\t' | '\r' | ESC)) || (0x7F..0xA0).contains(&cp)
+}
 
 /// What an escape sequence does to the cursor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,8 +27,14 @@ pub(super) enum Cursor {
     Backward(i64),
     /// `CSI n G`: to column n (1-based).
     Column(i64),
-    /// kitty's text sizing, `OSC 66 ; params ; text`: text shown over `columns` columns.
-    Sized { columns: i64 },
+    /// kitty's text sizing, `OSC 66 ; params ; text`: the text at `text` (character positions
+    /// in the sequence) shown over `scale * width` columns, or `scale` times its own width
+    /// when `width` is 0 (the measuring is the caller's, which knows widths).
+    Sized {
+        scale: i64,
+        width: i64,
+        text: (usize, usize),
+    },
 }
 
 /// The escape sequence starting at `chars[0]` (an ESC): its length in characters and its
@@ -46,7 +64,7 @@ pub(super) fn escape_sequence(chars: &[char]) -> Option<(usize, Cursor)> {
             };
             let body = chars.get(2..i).unwrap_or_default();
             let cursor = if next == ']' {
-                text_sizing(body).unwrap_or(Cursor::Stay)
+                text_sizing(body, 2).unwrap_or(Cursor::Stay)
             } else {
                 Cursor::Stay
             };
@@ -69,11 +87,11 @@ pub(super) fn escape_sequence(chars: &[char]) -> Option<(usize, Cursor)> {
     in_range(next, 0x30, 0x7E).then_some((2, Cursor::Stay))
 }
 
-/// kitty's text sizing, when the body of an OSC sequence is `66;params[;text]`: `params`
-/// are `key=value` pairs separated by `:`, of which the scale `s` (1 to 7, default 1) and
-/// the width `w` (0 to 7, default 0) count. The text takes `s * w` columns, or `s` times its
-/// own width if `w` is 0.
-fn text_sizing(body: &[char]) -> Option<Cursor> {
+/// kitty's text sizing, when the body of an OSC sequence (at `offset` in the sequence) is
+/// `66;params[;text]`: `params` are `key=value` pairs separated by `:`, of which the scale `s`
+/// (1 to 7, default 1) and the width `w` (0 to 7, default 0) count. The text takes `s * w`
+/// columns, or `s` times its own width if `w` is 0.
+fn text_sizing(body: &[char], offset: usize) -> Option<Cursor> {
     let rest = body.strip_prefix(&['6', '6', ';'])?;
     let (params, text_start) = match rest.iter().position(|&c| c == ';') {
         Some(semicolon) => (rest.get(..semicolon)?, 3 + semicolon + 1),
@@ -95,15 +113,8 @@ fn text_sizing(body: &[char]) -> Option<Cursor> {
             _ => {}
         }
     }
-    let text = body.get(text_start..).unwrap_or_default();
-    let columns = if width > 0 {
-        scale * width
-    } else {
-        // wcwidth measures the text with `wcswidth`, whose -1 for control characters counts
-        // as 0.
-        scale * i64::try_from(text_width(text).unwrap_or(0)).unwrap_or(0)
-    };
-    Some(Cursor::Sized { columns })
+    let text = (offset + text_start.min(body.len()), offset + body.len());
+    Some(Cursor::Sized { scale, width, text })
 }
 
 /// A text sizing value as wcwidth's C extension reads it: an optional sign and ASCII

@@ -15,16 +15,14 @@
 //! [`CURSOR_LIMIT`] (unless text already went further), so that a short cell cannot ask for
 //! gigabytes of padding. That is the one difference, for cells no one prints.
 
-use super::escapes::{Cursor, escape_sequence, moves_cursor, strip_controls};
+use super::escapes::{
+    CURSOR_LIMIT, Cursor, ESC, escape_sequence, is_still_control, moves_cursor, strip_controls,
+};
 use super::unicode_tables::{
     EMOJI_BASE, SPACING_MARK, VIRAMA, VS15_WIDE_TO_NARROW, VS16_NARROW_TO_WIDE,
 };
 use std::cmp::Ordering;
 use unicode_width::UnicodeWidthChar;
-
-/// The column a cursor-moving escape sequence can move the cursor to, at most, unless text
-/// already reached further. wcwidth has no limit; no terminal is this wide.
-pub(super) const CURSOR_LIMIT: i64 = 1 << 16;
 
 /// Where `unicode-width` 0.2 and wcwidth 0.9.5 give a single character different widths
 /// (besides spacing marks, see [`SPACING_MARK`]): wcwidth's width wins. Found by comparing
@@ -64,7 +62,6 @@ const FITZPATRICK: (u32, u32) = (0x1F3FB, 0x1F3FF);
 const ZWJ: u32 = 0x200D;
 const VS16: u32 = 0xFE0F;
 const VS15: u32 = 0xFE0E;
-pub(super) const ESC: char = '\x1b';
 /// wcwidth measures a string longer than this (in code points) in which nothing moves the
 /// cursor sideways by stripping its control characters and sequences and measuring the rest
 /// as one text: characters on both sides of a stripped one can then join into one cluster,
@@ -106,13 +103,6 @@ fn char_width(c: char) -> i64 {
     // Control characters get here only in text measured as wcswidth does, and only NUL,
     // whose width is 0.
     c.width().map_or(0, |w| w as i64)
-}
-
-/// C0 and C1 control characters that wcwidth measures as width 0 without moving the cursor
-/// (besides ESC, which starts a sequence, and BS, TAB, CR, which move it).
-pub(super) fn is_still_control(c: char) -> bool {
-    let cp = u32::from(c);
-    (cp < 0x20 && !matches!(c, '\x08' | '\t' | '\r' | ESC)) || (0x7F..0xA0).contains(&cp)
 }
 
 /// The cursor and the cluster being measured, as wcwidth's `width()` keeps them.
@@ -182,7 +172,18 @@ impl Measure {
                             Cursor::Forward(n) => self.move_right_to(self.col.saturating_add(n)),
                             Cursor::Backward(n) => self.col = (self.col - n).max(0),
                             Cursor::Column(n) => self.move_right_to(n - 1),
-                            Cursor::Sized { columns, .. } => self.col += columns,
+                            Cursor::Sized { scale, width, text } => {
+                                let columns = if width > 0 {
+                                    scale * width
+                                } else {
+                                    // wcwidth measures the text with `wcswidth`, whose -1 for
+                                    // control characters counts as 0.
+                                    let text = chars.get(i + text.0..i + text.1);
+                                    let own = text.and_then(text_width).unwrap_or(0);
+                                    scale * i64::try_from(own).unwrap_or(0)
+                                };
+                                self.col += columns;
+                            }
                         }
                         i += len;
                     }
