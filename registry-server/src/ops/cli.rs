@@ -9,7 +9,6 @@
 //! Options take DB-GPT's spellings too (`--trace_id` as well as `--trace-id`). With no files
 //! named, every `*.jsonl` file in the folder of the configured span file is read.
 
-use std::fmt::Write as _;
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 
@@ -357,19 +356,6 @@ fn render_tree(tree: &TraceTree, format: OutputFormat) -> String {
     match format {
         OutputFormat::Text => tree.render_text(),
         OutputFormat::Json => serde_json::to_string_pretty(tree).unwrap_or_default() + "\n",
-        OutputFormat::Csv => {
-            let mut out =
-                String::from("depth,span_id,operation_name,span_type,offset_ms,duration_ms\n");
-            for row in tree.waterfall() {
-                let name = row.operation_name.replace('"', "\"\"");
-                let duration = row.duration_ms.map(|d| d.to_string()).unwrap_or_default();
-                let _ = writeln!(
-                    out,
-                    "{},{},\"{name}\",{},{},{duration}",
-                    row.depth, row.span_id, row.span_type, row.offset_ms
-                );
-            }
-            out
-        }
+        OutputFormat::Csv => tree.render_csv(),
     }
 }

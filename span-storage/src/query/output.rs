@@ -155,7 +155,7 @@ fn render_text(spans: &[Span]) -> String {
 }
 
 /// One CSV field, quoted when it must be.
-fn csv_field(out: &mut String, field: &str) {
+pub(super) fn csv_field(out: &mut String, field: &str) {
     if field.contains([',', '"', '\n', '\r']) {
         out.push('"');
         out.push_str(&field.replace('"', "\"\""));

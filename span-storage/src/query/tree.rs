@@ -192,6 +192,30 @@ impl TraceTree {
         out
     }
 
+    /// The waterfall rows as CSV, with a header line, quoted as [`super::render_list`] quotes.
+    pub fn render_csv(&self) -> String {
+        let mut out =
+            String::from("depth,span_id,operation_name,span_type,offset_ms,duration_ms\n");
+        for row in self.waterfall() {
+            let fields = [
+                row.depth.to_string(),
+                row.span_id,
+                row.operation_name,
+                row.span_type.to_string(),
+                row.offset_ms.to_string(),
+                row.duration_ms.map(|d| d.to_string()).unwrap_or_default(),
+            ];
+            for (i, field) in fields.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                super::output::csv_field(&mut out, field);
+            }
+            out.push('\n');
+        }
+        out
+    }
+
     /// The waterfall: one row per span in display order, placed relative to the earliest
     /// start time in the trace.
     pub fn waterfall(&self) -> Vec<WaterfallRow> {
