@@ -4,7 +4,7 @@ use std::io::Write as _;
 
 use anyhow::Context as _;
 use clap::Parser as _;
-use registry_server::config::{Cli, Command, Settings};
+use registry_server::config::{Cli, Command, LogFormat, Settings};
 use registry_server::server;
 
 fn main() -> anyhow::Result<()> {
@@ -12,7 +12,7 @@ fn main() -> anyhow::Result<()> {
         std::env::args_os(),
     ));
     let (settings, ignored) = Settings::resolve_noting(&cli.settings)?;
-    init_logging(&settings.log_level);
+    init_logging(&settings.log_level, settings.log_format);
     for setting in &ignored {
         tracing::warn!(key = %setting.key, "{setting}");
     }
@@ -69,13 +69,17 @@ fn runtime(settings: &Settings) -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-fn init_logging(level: &str) {
+fn init_logging(level: &str, format: LogFormat) {
     let filter = level
         .parse::<tracing_subscriber::filter::LevelFilter>()
         .unwrap_or(tracing_subscriber::filter::LevelFilter::INFO);
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_max_level(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .init();
+        .with_ansi(false);
+    match format {
+        LogFormat::Text => builder.init(),
+        // One object per line: time, level, target, the event's fields and its spans.
+        LogFormat::Json => builder.json().with_current_span(false).init(),
+    }
 }

@@ -28,6 +28,7 @@ pub(crate) use duration::format_duration;
 pub(crate) use duration::parse_duration as parse_duration_setting;
 pub use registry_diesel::redact_url;
 pub use table::Settings;
+pub use text_kind::LogFormat;
 
 /// The command line.
 #[derive(Debug, Parser)]

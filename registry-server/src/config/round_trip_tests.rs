@@ -62,6 +62,8 @@ fn awkward_values_from_flags_read_back_the_same() {
             "-1500",
             "--log-level",
             "DEBUG",
+            "--log-format",
+            "JSON",
         ]);
         assert_eq!(settings.span_file, Some(PathBuf::from(span_file)));
         assert_eq!(settings.heartbeat_interval, Duration::from_millis(250));
@@ -91,6 +93,7 @@ fn awkward_values_set_directly_read_back_the_same() {
             clock_offset_ms: i64::MIN,
             allowed_hosts: vec!["a.example".to_owned(), "b#c".to_owned()],
             log_level: "off".to_owned(),
+            log_format: super::LogFormat::Json,
             ..Settings::default()
         };
         assert_eq!(read_back(&settings), settings, "{span_file:?}");
@@ -147,5 +150,5 @@ fn every_setting_is_printed_once_in_declaration_order() {
         })
         .collect();
     assert_eq!(printed, keys);
-    assert_eq!(keys.len(), 27);
+    assert_eq!(keys.len(), 28);
 }

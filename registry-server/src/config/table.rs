@@ -10,7 +10,9 @@ use super::declare::settings;
 use super::kind::{CountOrAuto, Number, Switch, Time, TimeOrOff};
 use registry_diesel::WallClockZone;
 
-use super::text_kind::{Address, HostNames, LowerCase, PathOrOff, Secret, StorageUrl, Zone};
+use super::text_kind::{
+    Address, HostNames, LogFormat, LogFormatKind, LowerCase, PathOrOff, Secret, StorageUrl, Zone,
+};
 
 settings! {
     /// Address and port to listen on
@@ -136,6 +138,10 @@ settings! {
     /// Log level: error, warn, info, debug, trace or off
     #[arg(env = "REGISTRY_LOG_LEVEL", value_name = "LEVEL")]
     log_level: String = "info".to_owned(), LowerCase;
+
+    /// Log line format: text, or json (one object per line, for log pipelines)
+    #[arg(env = "REGISTRY_LOG_FORMAT", value_name = "FORMAT")]
+    log_format: LogFormat = LogFormat::Text, LogFormatKind;
 
     /// Shifts this server's clock by this many milliseconds, to rehearse hosts whose clocks
     /// disagree. SQL storages take heartbeat and expiry times from the database's clock, so it

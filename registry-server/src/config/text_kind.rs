@@ -40,6 +40,45 @@ impl Kind for LowerCase {
     }
 }
 
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// One line of text per event, for people.
+    #[default]
+    Text,
+    /// One JSON object per line, for log pipelines.
+    Json,
+}
+
+impl LogFormat {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Text => "text",
+            Self::Json => "json",
+        }
+    }
+}
+
+/// `text` or `json`, in any case.
+pub(crate) struct LogFormatKind;
+
+impl Kind for LogFormatKind {
+    type Value = LogFormat;
+    fn parse(text: &str) -> Result<LogFormat, String> {
+        match text.to_ascii_lowercase().as_str() {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            _ => Err(format!("{text:?} is not a log format: use text or json")),
+        }
+    }
+    fn show(value: &LogFormat) -> String {
+        value.name().to_owned()
+    }
+    fn to_toml(value: &LogFormat) -> TomlValue {
+        TomlValue::String(value.name().to_owned())
+    }
+}
+
 /// A time zone: `local`, `UTC` or an IANA name.
 pub(crate) struct Zone;
 
