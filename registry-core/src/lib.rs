@@ -43,7 +43,8 @@ pub use registry::{
 };
 pub use storage::{
     FieldValue, HealthCounts, InMemoryStorage, InstanceRecord, InstanceSettings, InstanceStorage,
-    MemorySlot, Page, QuerySpec, ResourceIdentifier, Storage, StorageError, StorageItem,
+    MemorySlot, ModelCounts, ModelCountsPage, Page, QuerySpec, ResourceIdentifier, Storage,
+    StorageError, StorageItem,
 };
 
 /// The README's example, compiled and run as a doc test so that it stays true.

@@ -9,8 +9,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use registry_core::{
-    HealthCounts, InstanceSettings, InstanceStorage, ModelInstance, ModelInstanceIdentifier,
-    StorageError, ValidInstance,
+    HealthCounts, InstanceSettings, InstanceStorage, ModelCountsPage, ModelInstance,
+    ModelInstanceIdentifier, StorageError, ValidInstance,
 };
 
 use crate::entity::InstanceAdapter;
@@ -136,6 +136,34 @@ impl InstanceStorage for DieselStorage {
             }
         }
         Ok(counts)
+    }
+
+    fn count_by_model(&self, max_models: usize) -> Result<ModelCountsPage, StorageError> {
+        // One grouped count. A model has at most nine groups (each flag true, false or NULL),
+        // so this many rows hold the first `max_models` models whole, and show whether one
+        // more exists. NULL flags count as false, as listings read them.
+        let rows =
+            i64::try_from(max_models.saturating_add(1).saturating_mul(9)).unwrap_or(i64::MAX);
+        let groups: Vec<(String, Option<bool>, Option<bool>, i64)> = self.run(|conn| {
+            dispatch!(conn, c => t::table
+                .group_by((t::model_name, t::healthy, t::enabled))
+                .select((t::model_name, t::healthy, t::enabled, diesel::dsl::count_star()))
+                .order_by(t::model_name)
+                .limit(rows)
+                .load(c))
+        })?;
+        let mut page = ModelCountsPage::default();
+        for (model_name, healthy, enabled, count) in groups {
+            let count = u64::try_from(count).unwrap_or(0);
+            page.add(
+                &model_name,
+                healthy == Some(true),
+                enabled == Some(true),
+                count,
+            );
+        }
+        page.finish(max_models);
+        Ok(page)
     }
 
     fn apply_settings(

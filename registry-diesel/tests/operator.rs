@@ -8,8 +8,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use common::{TestDb, valid};
 use registry_core::{
-    HealthCounts, InstanceSettings, InstanceStorage, ModelInstance, ModelRegistry, QuerySpec,
-    Storage, StorageModelRegistry, ValidInstance, ValidationError,
+    HealthCounts, InMemoryStorage, InstanceSettings, InstanceStorage, ModelCountsPage,
+    ModelInstance, ModelRegistry, QuerySpec, Storage, StorageModelRegistry, ValidInstance,
+    ValidationError,
 };
 
 fn start() -> DateTime<Utc> {
@@ -28,6 +29,7 @@ backend_tests!(
     operator_weight_and_enabled_survive_registrations,
     an_enabled_change_leaves_the_weight_to_the_worker,
     health_counts_group_the_rows,
+    model_counts_group_the_rows_by_model_and_state,
     control_characters_and_negative_weights_store_nothing,
 );
 
@@ -88,6 +90,50 @@ fn health_counts_group_the_rows(db: &TestDb) {
         unhealthy: 2,
     };
     assert_eq!(storage.count_by_health().unwrap(), expected);
+}
+
+/// `b@llm`: two healthy, one unhealthy (deregistered), one disabled; `a@llm`: one unhealthy
+/// (saved, never beating); `c@llm`: one healthy.
+fn fill_models(storage: &dyn InstanceStorage) {
+    for port in 1..=4 {
+        let worker = ModelInstance::new("b@llm", "h", port);
+        storage.heartbeat(&valid(&worker), start()).unwrap();
+    }
+    let b1 = ModelInstance::new("b@llm", "h", 1).identifier().unwrap();
+    storage.deregister(&b1, false).unwrap();
+    let b4 = ModelInstance::new("b@llm", "h", 4).identifier().unwrap();
+    let disable = InstanceSettings::new().enabled(false);
+    assert!(storage.apply_settings(&b4, &disable).unwrap());
+    storage.save(&ModelInstance::new("a@llm", "h", 1)).unwrap();
+    let c = ModelInstance::new("c@llm", "h", 1);
+    storage.heartbeat(&valid(&c), start()).unwrap();
+}
+
+fn model_counts_group_the_rows_by_model_and_state(db: &TestDb) {
+    let storage = db.storage();
+    assert_eq!(
+        storage.count_by_model(10).unwrap(),
+        ModelCountsPage::default()
+    );
+    fill_models(&storage);
+    let all = storage.count_by_model(10).unwrap();
+    let rows: Vec<(&str, u64, u64, u64)> = all
+        .models
+        .iter()
+        .map(|m| (m.model_name.as_str(), m.healthy, m.unhealthy, m.disabled))
+        .collect();
+    assert_eq!(
+        rows,
+        [("a@llm", 0, 1, 0), ("b@llm", 2, 1, 1), ("c@llm", 1, 0, 0)]
+    );
+    assert!(!all.more);
+    let first_two = storage.count_by_model(2).unwrap();
+    assert_eq!(first_two.models, all.models[..2]);
+    assert!(first_two.more, "a third model exists");
+    // The in-memory storage counts the same rows the same way.
+    let memory = InMemoryStorage::<ModelInstance>::new();
+    fill_models(&memory);
+    assert_eq!(memory.count_by_model(10).unwrap(), all);
 }
 
 fn control_characters_and_negative_weights_store_nothing(db: &TestDb) {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use registry_core::{HealthCounts, InstanceStorage, StorageError};
+use registry_core::{HealthCounts, InstanceStorage, ModelCountsPage, StorageError};
 
 use crate::AppState;
 
@@ -58,11 +58,15 @@ pub(crate) async fn ready(State(state): State<AppState>) -> Response {
     }
 }
 
-/// Instance counts for `/metrics`, `None` when the storage is not reachable and writable.
-pub(crate) async fn storage_counts(state: &AppState) -> Option<HealthCounts> {
+/// Instance counts for `/metrics`, overall and per model, `None` when the storage is not
+/// reachable and writable.
+pub(crate) async fn storage_counts(state: &AppState) -> Option<(HealthCounts, ModelCountsPage)> {
     let probed = storage_call(state, |storage| {
         storage.check_ready()?;
-        storage.count_by_health()
+        Ok((
+            storage.count_by_health()?,
+            storage.count_by_model(crate::metrics::MAX_MODELS)?,
+        ))
     })
     .await;
     match probed {

@@ -129,7 +129,7 @@ pub struct Metrics {
 }
 
 /// Figures read at scrape time from the registry and the span container.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Gauges {
     pub(crate) stats: RegistryStats,
     pub(crate) storage_up: bool,
@@ -139,6 +139,8 @@ pub(crate) struct Gauges {
     pub(crate) spans_dropped: u64,
     pub(crate) spans_failed: u64,
     pub(crate) rows_skipped: u64,
+    /// Per-model counts, when the storage could be counted.
+    pub(crate) models: Option<registry_core::ModelCountsPage>,
 }
 
 impl Metrics {
@@ -308,6 +310,7 @@ fn render_registry(out: &mut String, gauges: &Gauges) {
         "registry_instances{{state=\"unhealthy\"}} {}",
         gauges.unhealthy
     );
+    models::render_models(out, gauges.models.as_ref());
     let stats = &gauges.stats;
     let counters = [
         (
@@ -372,6 +375,10 @@ fn render_registry(out: &mut String, gauges: &Gauges) {
         let _ = writeln!(out, "{name} {value}");
     }
 }
+
+mod models;
+
+pub(crate) use models::MAX_MODELS;
 
 #[cfg(test)]
 mod tests {

@@ -136,10 +136,11 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
         rows_skipped: registry_diesel::rows_skipped_total(),
         ..Gauges::default()
     };
-    if let Some(counts) = crate::health::storage_counts(&state).await {
+    if let Some((counts, models)) = crate::health::storage_counts(&state).await {
         gauges.storage_up = true;
         gauges.healthy = counts.healthy;
         gauges.unhealthy = counts.unhealthy;
+        gauges.models = Some(models);
     }
     let mut body = state.metrics().render(&gauges);
     crate::metrics::render_connections(&mut body, state.connection_counters());

@@ -8,8 +8,8 @@ use hashbrown::DefaultHashBuilder;
 use indexmap::{Equivalent, IndexMap};
 
 use super::{
-    HealthCounts, InstanceRecord, InstanceSettings, InstanceStorage, QuerySpec, ResourceIdentifier,
-    Storage, StorageError, StorageItem,
+    HealthCounts, InstanceRecord, InstanceSettings, InstanceStorage, ModelCountsPage, QuerySpec,
+    ResourceIdentifier, Storage, StorageError, StorageItem,
 };
 use crate::identifier::ModelInstanceIdentifier;
 use crate::instance::{InstanceKey, ModelInstance, ValidInstance};
@@ -273,6 +273,16 @@ impl InstanceStorage for InMemoryStorage<ModelInstance> {
             healthy,
             unhealthy: items.len() as u64 - healthy,
         })
+    }
+
+    fn count_by_model(&self, max_models: usize) -> Result<ModelCountsPage, StorageError> {
+        let items = self.read();
+        let mut page = ModelCountsPage::default();
+        for (id, record) in items.iter() {
+            page.add(id.model_name(), record.healthy(), record.enabled(), 1);
+        }
+        page.finish(max_models);
+        Ok(page)
     }
 
     fn instances(

@@ -167,6 +167,18 @@ pub trait InstanceStorage: Storage<ModelInstance> {
         })
     }
 
+    /// Instances of each model by state, for per-model metrics: the first `max_models`
+    /// models by name, and whether there are more. One grouped count where the storage can;
+    /// the default reads every instance.
+    fn count_by_model(&self, max_models: usize) -> Result<ModelCountsPage, StorageError> {
+        let mut page = ModelCountsPage::default();
+        for instance in self.query(&QuerySpec::new())? {
+            page.add(&instance.model_name, instance.healthy, instance.enabled, 1);
+        }
+        page.finish(max_models);
+        Ok(page)
+    }
+
     /// Whether the storage can be reached and written now: a readiness probe.
     ///
     /// It answers [`StorageError::Unavailable`] when writes would fail or be lost (the
@@ -200,6 +212,65 @@ pub struct HealthCounts {
     pub healthy: u64,
     /// Instances marked unhealthy (or with no health recorded).
     pub unhealthy: u64,
+}
+
+/// The instances of one model by state: healthy and enabled, unhealthy and enabled, and
+/// disabled (whatever their health; a disabled instance is never selected).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ModelCounts {
+    /// The model (the worker key, such as `glm-4@llm`).
+    pub model_name: String,
+    /// Healthy and enabled.
+    pub healthy: u64,
+    /// Enabled but not healthy.
+    pub unhealthy: u64,
+    /// Disabled by an operator.
+    pub disabled: u64,
+}
+
+/// Per-model counts of the first models by name, and whether more models exist.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ModelCountsPage {
+    /// The models, by name.
+    pub models: Vec<ModelCounts>,
+    /// Whether models beyond these exist.
+    pub more: bool,
+}
+
+impl ModelCountsPage {
+    /// Counts `rows` instances of `model_name` in one state. Rows may come in any order.
+    pub fn add(&mut self, model_name: &str, healthy: bool, enabled: bool, rows: u64) {
+        let index = match self
+            .models
+            .binary_search_by(|counts| counts.model_name.as_str().cmp(model_name))
+        {
+            Ok(index) => index,
+            Err(index) => {
+                let counts = ModelCounts {
+                    model_name: model_name.to_owned(),
+                    ..ModelCounts::default()
+                };
+                self.models.insert(index, counts);
+                index
+            }
+        };
+        let counts = &mut self.models[index];
+        match (enabled, healthy) {
+            (false, _) => counts.disabled += rows,
+            (true, true) => counts.healthy += rows,
+            (true, false) => counts.unhealthy += rows,
+        }
+    }
+
+    /// Keeps the first `max_models` models, noting whether there were more.
+    pub fn finish(&mut self, max_models: usize) {
+        if self.models.len() > max_models {
+            self.models.truncate(max_models);
+            self.more = true;
+        }
+    }
 }
 
 /// An operator's change to an instance: each `Some` field is set, each `None` left alone.
