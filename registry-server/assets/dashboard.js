@@ -129,7 +129,7 @@ function render() {
   document.getElementById("empty").hidden = instances.length !== 0;
   const summary = document.getElementById("summary");
   summary.dataset.index = String(index);
-  summary.textContent = models.size + " model(s), " + instances.length + " instance(s); change index " + index;
+  summary.textContent = models.size + " model(s), " + instances.length + " instance(s)";
 }
 
 function tick() {

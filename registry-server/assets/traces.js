@@ -19,8 +19,16 @@ function td(row, text) {
   return cell;
 }
 
+// A duration in milliseconds, in the unit a person reads best: 850 µs, 21 ms, 1.25 s, 2 min 5 s.
 function ms(value) {
-  return value === null || value === undefined ? "open" : value.toFixed(3);
+  if (value === null || value === undefined) return "open";
+  if (value === 0) return "0 ms";
+  if (value < 0.9995) return Math.round(value * 1000) + " µs";
+  if (value < 9.95) return value.toFixed(1).replace(/\.0$/, "") + " ms";
+  if (value < 999.5) return Math.round(value) + " ms";
+  if (value < 59995) return (value / 1000).toFixed(2).replace(/\.?0+$/, "") + " s";
+  const seconds = Math.round(value / 1000);
+  return Math.floor(seconds / 60) + " min " + (seconds % 60) + " s";
 }
 
 async function loadList() {
@@ -68,7 +76,7 @@ async function showTrace(traceId) {
     const name = td(row, r.operation_name);
     name.style.paddingLeft = (0.5 + r.depth * 1.2) + "rem";
     td(row, r.span_type);
-    td(row, r.offset_ms.toFixed(3));
+    td(row, ms(r.offset_ms));
     td(row, ms(r.duration_ms));
     const barCell = td(row, "");
     barCell.className = "bar-cell";
