@@ -55,6 +55,17 @@ async function loadList() {
     td(row, "").appendChild(link);
   }
   setStatus("ready", traces.length + " trace(s). Spans are written in batches, so the newest may be missing for a few seconds.");
+  filterList();
+}
+
+// Shows only the listed traces whose id or root operation contains the search text.
+function filterList() {
+  const text = document.getElementById("trace-search").value.trim().toLowerCase();
+  for (const row of document.querySelectorAll("#traces tbody tr")) {
+    const operation = row.cells[1].textContent.toLowerCase();
+    const id = row.dataset.traceId.toLowerCase();
+    row.hidden = text !== "" && !id.includes(text) && !operation.includes(text);
+  }
 }
 
 async function showTrace(traceId) {
@@ -98,6 +109,7 @@ function route() {
 }
 
 document.getElementById("reload").addEventListener("click", () => loadList().catch((e) => setStatus("error", String(e))));
+document.getElementById("trace-search").addEventListener("input", filterList);
 window.addEventListener("hashchange", route);
 loadList().catch((error) => setStatus("error", String(error)));
 route();

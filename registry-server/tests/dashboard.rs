@@ -42,6 +42,7 @@ async fn pages_and_assets_are_served_without_a_token_even_when_reads_need_one() 
     let traces = call(&router, "GET", "/traces", None, &[]).await;
     assert_eq!(traces.status, 200);
     assert!(traces.text.contains("id=\"waterfall\""));
+    assert!(traces.text.contains("id=\"trace-search\""));
     // The API description and its page are open too, and fetch nothing from the network.
     let docs = call(&router, "GET", "/docs", None, &[]).await;
     assert_eq!(docs.status, 200);
