@@ -1,5 +1,6 @@
 //! [`render_list`]: a list of spans as a text table, JSON or CSV.
 
+use super::csv::csv_field;
 use super::tree::duration_ms;
 use crate::{Span, format_span_time};
 use std::fmt;
@@ -152,17 +153,6 @@ fn render_text(spans: &[Span]) -> String {
         out.push('\n');
     }
     out
-}
-
-/// One CSV field, quoted when it must be.
-pub(super) fn csv_field(out: &mut String, field: &str) {
-    if field.contains([',', '"', '\n', '\r']) {
-        out.push('"');
-        out.push_str(&field.replace('"', "\"\""));
-        out.push('"');
-    } else {
-        out.push_str(field);
-    }
 }
 
 fn render_csv(spans: &[Span]) -> String {

@@ -209,7 +209,7 @@ impl TraceTree {
                 if i > 0 {
                     out.push(',');
                 }
-                super::output::csv_field(&mut out, field);
+                super::csv::csv_field(&mut out, field);
             }
             out.push('\n');
         }
