@@ -38,8 +38,9 @@ pub use identifier::{
 };
 pub use instance::{InstanceKey, ModelInstance, ValidInstance};
 pub use registry::{
-    BlockingCalls, ChangeFeed, CheckerHandle, FeedSnapshot, ModelRegistry, RegistryConfig,
-    RegistryError, RegistryStats, StorageModelRegistry, SweepOutcome, pick_weighted,
+    BlockingCalls, ChangeFeed, CheckerHandle, FeedSnapshot, HealthHistory, HistoryConfig,
+    ModelRegistry, RegistryConfig, RegistryError, RegistryStats, StorageModelRegistry,
+    SweepOutcome, Transition, TransitionFilter, TransitionKind, pick_weighted,
 };
 pub use storage::{
     FieldValue, HealthCounts, InMemoryStorage, InstanceRecord, InstanceSettings, InstanceStorage,

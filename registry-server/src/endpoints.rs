@@ -17,7 +17,7 @@ pub(crate) use crate::route_policy::{Access, Endpoint};
 use Access::{Open, Read, Write};
 
 /// Every endpoint the server serves.
-pub(crate) static ENDPOINTS: [Endpoint; 17] = [
+pub(crate) static ENDPOINTS: [Endpoint; 19] = [
     endpoint(Method::GET, "/api/health", Route::Health, Open, || {
         get(routes::health)
     })
@@ -84,6 +84,18 @@ pub(crate) static ENDPOINTS: [Endpoint; 17] = [
     .untraced(),
     endpoint(Method::GET, ops::WATCH_PATH, Route::Watch, Read, || {
         get(ops::watch::watch)
+    })
+    .untraced(),
+    endpoint(
+        Method::GET,
+        ops::DASHBOARD_PATH,
+        Route::DashboardFeed,
+        Read,
+        || get(ops::dashboard::dashboard),
+    )
+    .untraced(),
+    endpoint(Method::GET, ops::HISTORY_PATH, Route::History, Read, || {
+        get(ops::history::history)
     })
     .untraced(),
     endpoint(

@@ -85,6 +85,19 @@ struct Inner {
     shutdown: tokio::sync::watch::Sender<bool>,
 }
 
+/// `config` (or the defaults) with the registry's heartbeat timeout as the expiry rule.
+fn history_config(
+    registry: &Registry,
+    config: Option<registry_core::HistoryConfig>,
+) -> registry_core::HistoryConfig {
+    let timeout = registry.config().heartbeat_timeout;
+    registry_core::HistoryConfig {
+        heartbeat_timeout: chrono::Duration::from_std(timeout)
+            .unwrap_or(chrono::Duration::seconds(60)),
+        ..config.unwrap_or_default()
+    }
+}
+
 impl AppState {
     /// State over `registry`, with no token, no tracing and the default body limit.
     pub fn new(registry: Arc<Registry>) -> Self {
@@ -118,6 +131,7 @@ impl AppState {
         tracer: Tracer,
         policy: RequestPolicy,
     ) -> Self {
+        let history = history_config(&registry, None);
         Self {
             inner: Arc::new(Inner {
                 registry,
@@ -128,7 +142,7 @@ impl AppState {
                 listings: listing::Listings::default(),
                 time_zone: WallClockZone::Utc,
                 connections: Arc::default(),
-                ops: ops::Ops::default(),
+                ops: ops::Ops::new(history),
                 shutdown: tokio::sync::watch::Sender::new(false),
             }),
         }
@@ -141,6 +155,19 @@ impl AppState {
         match Arc::get_mut(&mut self.inner) {
             Some(inner) => inner.time_zone = zone,
             None => tracing::warn!(%zone, "the state is shared; its time zone stays"),
+        }
+        self
+    }
+
+    /// The state with the history's bounds and flapping rule (`capacity`, `flap_threshold`,
+    /// `flap_window`; the expiry rule follows the registry's heartbeat timeout). Call it on a
+    /// new state, as [`with_time_zone`](Self::with_time_zone).
+    #[must_use]
+    pub fn with_history(mut self, config: registry_core::HistoryConfig) -> Self {
+        let config = history_config(&self.inner.registry, Some(config));
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner.ops = ops::Ops::new(config),
+            None => tracing::warn!("the state is shared; its history settings stay"),
         }
         self
     }

@@ -43,11 +43,15 @@ pub(crate) enum Route {
     OpenApi,
     /// `GET /docs`.
     Docs,
+    /// `GET /api/controller/dashboard`.
+    DashboardFeed,
+    /// `GET /api/controller/history`.
+    History,
     Other,
 }
 
 impl Route {
-    const ALL: [Route; 18] = [
+    const ALL: [Route; 20] = [
         Route::Health,
         Route::Ready,
         Route::Register,
@@ -65,6 +69,8 @@ impl Route {
         Route::TraceTree,
         Route::OpenApi,
         Route::Docs,
+        Route::DashboardFeed,
+        Route::History,
         Route::Other,
     ];
 
@@ -88,6 +94,8 @@ impl Route {
             Self::TraceTree => "trace_tree",
             Self::OpenApi => "openapi",
             Self::Docs => "docs",
+            Self::DashboardFeed => "dashboard_feed",
+            Self::History => "history",
             Self::Other => "other",
         }
     }
@@ -141,6 +149,8 @@ pub(crate) struct Gauges {
     pub(crate) rows_skipped: u64,
     /// Per-model counts, when the storage could be counted.
     pub(crate) models: Option<registry_core::ModelCountsPage>,
+    /// Transitions the change feed saw, by kind.
+    pub(crate) transitions: Vec<(registry_core::TransitionKind, u64)>,
 }
 
 impl Metrics {
@@ -176,6 +186,7 @@ impl Metrics {
         self.render_in_flight(&mut out);
         self.render_latencies(&mut out);
         render_registry(&mut out, gauges);
+        render_transitions(&mut out, &gauges.transitions);
         out
     }
 
@@ -251,6 +262,22 @@ impl Metrics {
 }
 
 /// The connection layer's gauge and counters.
+fn render_transitions(out: &mut String, transitions: &[(registry_core::TransitionKind, u64)]) {
+    header(
+        out,
+        "registry_transitions_total",
+        "counter",
+        "Instance transitions this server's change feed saw (of every server, on a shared database), by kind.",
+    );
+    for (kind, count) in transitions {
+        let _ = writeln!(
+            out,
+            "registry_transitions_total{{kind=\"{}\"}} {count}",
+            kind.as_str()
+        );
+    }
+}
+
 pub(crate) fn render_connections(out: &mut String, counters: &crate::server::ConnectionCounters) {
     let load = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed);
     header(

@@ -7,6 +7,7 @@
 //! not compile until it is described. The error answers an endpoint can give follow from its
 //! policy in the table: who may call it, whether it reads JSON, whether it waits on storage.
 
+mod operators;
 mod schemas;
 
 use std::sync::OnceLock;
@@ -298,6 +299,8 @@ fn describe(route: Route) -> Doc {
                 json_answer("The trace.", reference("TraceTree")),
             )
         },
+        Route::DashboardFeed => operators::dashboard(),
+        Route::History => operators::history(),
         Route::Other => doc("registry", "", json!({"description": ""})),
     }
 }

@@ -134,6 +134,7 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
         spans_dropped,
         spans_failed: state.tracer().failed(),
         rows_skipped: registry_diesel::rows_skipped_total(),
+        transitions: state.ops().history().totals().to_vec(),
         ..Gauges::default()
     };
     if let Some((counts, models)) = crate::health::storage_counts(&state).await {

@@ -5,7 +5,10 @@
 //! registry servers sharing one database did, and what the heartbeat checker expired. Writes
 //! through this server call [`ChangeFeed::nudge`], which re-reads at once, so local changes are
 //! seen without waiting for the next poll. A heartbeat that only refreshes `last_heartbeat` is
-//! not a change: otherwise every watcher would wake for every heartbeat.
+//! not a change: otherwise every watcher would wake for every heartbeat, but each reading
+//! still replaces the snapshot's instances, so readers see recent `last_heartbeat`s.
+//!
+//! Given a [`HealthHistory`], the feed records into it what changed between readings.
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
@@ -16,6 +19,8 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 use super::ModelRegistry;
+use super::history::HealthHistory;
+use crate::clock::Clock;
 use crate::instance::ModelInstance;
 
 /// One state of the registry as the feed saw it.
@@ -40,6 +45,16 @@ impl ChangeFeed {
     /// Starts the feed on the current tokio runtime, reading `registry` every `poll_interval`
     /// and whenever it is nudged.
     pub fn start(registry: Arc<dyn ModelRegistry>, poll_interval: Duration) -> Self {
+        Self::start_recording(registry, poll_interval, None)
+    }
+
+    /// As [`ChangeFeed::start`], recording each reading's transitions into `history` at the
+    /// time `clock` tells.
+    pub fn start_recording(
+        registry: Arc<dyn ModelRegistry>,
+        poll_interval: Duration,
+        history: Option<(Arc<HealthHistory>, Arc<dyn Clock>)>,
+    ) -> Self {
         let initial = FeedSnapshot {
             index: 1,
             instances: Arc::new(Vec::new()),
@@ -47,7 +62,13 @@ impl ChangeFeed {
         };
         let (sender, state) = watch::channel(initial);
         let nudge = Arc::new(Notify::new());
-        let task = tokio::spawn(poll(registry, poll_interval, sender, Arc::clone(&nudge)));
+        let task = tokio::spawn(poll(
+            registry,
+            poll_interval,
+            sender,
+            Arc::clone(&nudge),
+            history,
+        ));
         Self { state, nudge, task }
     }
 
@@ -86,23 +107,34 @@ async fn poll(
     interval: Duration,
     sender: watch::Sender<FeedSnapshot>,
     nudge: Arc<Notify>,
+    history: Option<(Arc<HealthHistory>, Arc<dyn Clock>)>,
 ) {
+    let mut previous: Option<Arc<Vec<ModelInstance>>> = None;
     loop {
         match registry.get_all_model_instances(false).await {
             Ok(mut instances) => {
                 instances.sort_by(|a, b| a.key().cmp_key(&b.key()));
-                let digest = digest(&instances);
-                sender.send_if_modified(|snapshot| {
-                    if snapshot.digest == digest {
-                        return false;
+                let instances = Arc::new(instances);
+                if let Some((history, clock)) = &history {
+                    let now = clock.now();
+                    match &previous {
+                        Some(before) => history.observe(before, &instances, now),
+                        None => history.baseline(&instances, now),
                     }
+                }
+                let digest = digest(&instances);
+                // Not a change for watchers unless the digest moved, but the snapshot still
+                // takes the fresh reading (watchers are only woken by a `true`).
+                sender.send_if_modified(|snapshot| {
+                    let changed = snapshot.digest != digest;
                     *snapshot = FeedSnapshot {
-                        index: snapshot.index + 1,
-                        instances: Arc::new(instances),
+                        index: snapshot.index + u64::from(changed),
+                        instances: Arc::clone(&instances),
                         digest,
                     };
-                    true
+                    changed
                 });
+                previous = Some(instances);
             }
             Err(error) => tracing::warn!(%error, "change feed could not read the registry"),
         }

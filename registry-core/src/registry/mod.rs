@@ -4,12 +4,14 @@ mod change_feed;
 mod checker;
 mod coalesce;
 mod config;
+mod history;
 mod selection;
 mod storage_registry;
 
 pub use change_feed::{ChangeFeed, FeedSnapshot};
 pub use checker::CheckerHandle;
 pub use config::{BlockingCalls, RegistryConfig};
+pub use history::{HealthHistory, HistoryConfig, Transition, TransitionFilter, TransitionKind};
 pub use selection::pick_weighted;
 pub use storage_registry::{RegistryStats, StorageModelRegistry, SweepOutcome};
 

@@ -150,5 +150,5 @@ fn every_setting_is_printed_once_in_declaration_order() {
         })
         .collect();
     assert_eq!(printed, keys);
-    assert_eq!(keys.len(), 28);
+    assert_eq!(keys.len(), 31);
 }

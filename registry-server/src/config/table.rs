@@ -143,6 +143,19 @@ settings! {
     #[arg(env = "REGISTRY_LOG_FORMAT", value_name = "FORMAT")]
     log_format: LogFormat = LogFormat::Text, LogFormatKind;
 
+    /// Health transitions kept for the dashboard and `/api/controller/history` (about 200
+    /// bytes each; the oldest go first, and none older than an hour is kept)
+    #[arg(env = "REGISTRY_HISTORY_CAPACITY", value_name = "N")]
+    history_capacity: usize = 10_000, Number<usize>;
+
+    /// An instance with this many health transitions within `flap_window` is marked flapping
+    #[arg(env = "REGISTRY_FLAP_THRESHOLD", value_name = "N")]
+    flap_threshold: usize = 3, Number<usize>;
+
+    /// See `flap_threshold`
+    #[arg(env = "REGISTRY_FLAP_WINDOW", value_name = "DURATION")]
+    flap_window: Duration = Duration::from_secs(600), Time;
+
     /// Shifts this server's clock by this many milliseconds, to rehearse hosts whose clocks
     /// disagree. SQL storages take heartbeat and expiry times from the database's clock, so it
     /// changes no expiry decision there

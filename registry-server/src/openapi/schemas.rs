@@ -8,6 +8,14 @@ use serde_json::{Value, json};
 
 /// `components.schemas`.
 pub(super) fn components() -> Value {
+    let mut all = core_components();
+    if let (Some(all), Value::Object(more)) = (all.as_object_mut(), super::operators::schemas()) {
+        all.extend(more);
+    }
+    all
+}
+
+fn core_components() -> Value {
     json!({
         "InstanceBody": instance_body(),
         "Instance": instance(),

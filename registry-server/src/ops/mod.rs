@@ -7,6 +7,8 @@
 //! which the page calls with the token the operator typed.
 
 pub mod cli;
+pub(crate) mod dashboard;
+pub(crate) mod history;
 pub(crate) mod pages;
 pub(crate) mod settings;
 pub(crate) mod traces;
@@ -15,10 +17,12 @@ pub(crate) mod watch;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use registry_core::{ChangeFeed, ModelRegistry};
+use registry_core::{ChangeFeed, HealthHistory, HistoryConfig, ModelRegistry, SystemClock};
 
 use crate::AppState;
 
+pub use dashboard::{MAX_INSTANCE_ROWS, MAX_MODEL_ROWS};
+pub use history::MAX_TRANSITIONS;
 pub use traces::DEFAULT_TRACE_LIMIT;
 pub use watch::{DEFAULT_WAIT, INDEX_HEADER, MAX_WAIT};
 
@@ -32,15 +36,34 @@ pub const SETTINGS_PATH: &str = "/api/controller/models/settings";
 /// and writes by other servers sharing the database.
 pub const FEED_MAX_POLL: Duration = Duration::from_secs(1);
 
+/// The path of the dashboard's long poll.
+pub const DASHBOARD_PATH: &str = "/api/controller/dashboard";
+/// The path of the transitions.
+pub const HISTORY_PATH: &str = "/api/controller/history";
+
 /// The change feed, started on first use (it needs a tokio runtime, which building the router
-/// does not).
-#[derive(Debug, Default)]
+/// does not; `serve` starts it with the server), and the history it records.
+#[derive(Debug)]
 pub(crate) struct Ops {
     feed: OnceLock<ChangeFeed>,
     traces: traces::TracesCache,
+    history: Arc<HealthHistory>,
 }
 
 impl Ops {
+    pub(crate) fn new(history: HistoryConfig) -> Self {
+        Self {
+            feed: OnceLock::new(),
+            traces: traces::TracesCache::default(),
+            history: Arc::new(HealthHistory::new(history)),
+        }
+    }
+
+    /// The transitions and healthy counts the change feed records.
+    pub(crate) fn history(&self) -> &HealthHistory {
+        &self.history
+    }
+
     /// Asks the feed to re-read the registry, if it runs; a feed not yet started reads the
     /// registry when it starts.
     pub(crate) fn nudge(&self) {
@@ -77,7 +100,8 @@ impl AppState {
                 .config()
                 .heartbeat_interval
                 .min(FEED_MAX_POLL);
-            ChangeFeed::start(registry, interval)
+            let history = Arc::clone(&self.ops().history);
+            ChangeFeed::start_recording(registry, interval, Some((history, Arc::new(SystemClock))))
         })
     }
 

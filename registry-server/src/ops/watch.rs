@@ -7,6 +7,7 @@
 //! down. The answer is `{"index": …, "instances": […]}` (instances as
 //! `GET /api/controller/models` lists them) and the index is also in `X-Registry-Index`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
@@ -14,7 +15,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
-use registry_core::ModelRegistry;
+use registry_core::{ModelInstance, ModelRegistry};
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
@@ -42,6 +43,10 @@ struct WatchAnswer<'a> {
 }
 
 impl WatchQuery {
+    pub(crate) fn new(index: Option<String>, timeout: Option<String>) -> Self {
+        Self { index, timeout }
+    }
+
     fn parse(self) -> Result<(u64, Duration), AppError> {
         let index = match self.index.as_deref().map(str::trim) {
             None | Some("") => 0,
@@ -61,12 +66,11 @@ impl WatchQuery {
     }
 }
 
-/// The long poll.
-pub(crate) async fn watch(
-    State(state): State<AppState>,
-    query: Result<Query<WatchQuery>, QueryRejection>,
-) -> Result<Response, AppError> {
-    let Query(query) = query?;
+/// Waits as the query asks; answers the feed's index and its instances, sorted by key.
+pub(crate) async fn wait_for_change(
+    state: &AppState,
+    query: WatchQuery,
+) -> Result<(u64, Arc<Vec<ModelInstance>>), AppError> {
     let (since, timeout) = query.parse()?;
     let feed = state.change_feed();
     // A shutting-down server answers at once, as if the timeout had passed, so that a graceful
@@ -79,24 +83,30 @@ pub(crate) async fn watch(
             () = state.shutdown_started() => feed.current(),
         }
     };
-    // Index 1 is the feed's state before its first read as well as an empty registry that
-    // never changed: read the registry itself so that a new feed never answers an empty list.
-    let fresh;
-    let instances = if snapshot.index == 1 {
+    // Index 1 with no instances is also the feed's state before its first read: read the
+    // registry itself so that a new feed never answers an empty list for a full registry.
+    if snapshot.index == 1 && snapshot.instances.is_empty() {
         let mut read = state.registry().get_all_model_instances(false).await?;
         read.sort_by(|a, b| a.key().cmp_key(&b.key()));
-        fresh = read;
-        &fresh
-    } else {
-        snapshot.instances.as_ref()
-    };
+        return Ok((snapshot.index, Arc::new(read)));
+    }
+    Ok((snapshot.index, snapshot.instances))
+}
+
+/// The long poll.
+pub(crate) async fn watch(
+    State(state): State<AppState>,
+    query: Result<Query<WatchQuery>, QueryRejection>,
+) -> Result<Response, AppError> {
+    let Query(query) = query?;
+    let (index, instances) = wait_for_change(&state, query).await?;
     let body = WatchAnswer {
-        index: snapshot.index,
-        instances: instance_list(instances),
+        index,
+        instances: instance_list(&instances),
     };
     let mut response = Json(body).into_response();
     response
         .headers_mut()
-        .insert(INDEX_HEADER, HeaderValue::from(snapshot.index));
+        .insert(INDEX_HEADER, HeaderValue::from(index));
     Ok(response)
 }

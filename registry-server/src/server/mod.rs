@@ -174,7 +174,8 @@ pub async fn serve(settings: &Settings, ready: impl FnOnce(SocketAddr)) -> Resul
         storage_deadline: settings.pool_timeout + settings.statement_timeout,
     };
     let state = AppState::with_policy(Arc::clone(&registry), auth, tracer.clone(), policy)
-        .with_time_zone(settings.time_zone);
+        .with_time_zone(settings.time_zone)
+        .with_history(history_config(settings));
     let listener = listen(settings.listen).map_err(|source| ServerError::Bind {
         addr: settings.listen,
         source,
@@ -182,6 +183,8 @@ pub async fn serve(settings: &Settings, ready: impl FnOnce(SocketAddr)) -> Resul
     let addr = listener.local_addr()?;
     let limits = connection_limits(settings);
     let checker = registry.start_checker();
+    // The feed records the history from the start, not from the first dashboard.
+    state.change_feed();
     ready(addr);
     tracing::info!(%addr, max_connections = limits.max_connections, "listening");
     let router = app(state.clone());
@@ -201,4 +204,15 @@ pub async fn serve(settings: &Settings, ready: impl FnOnce(SocketAddr)) -> Resul
     }
     tracing::info!("stopped");
     result.map_err(ServerError::from)
+}
+
+/// The history's bounds from the settings.
+fn history_config(settings: &Settings) -> registry_core::HistoryConfig {
+    registry_core::HistoryConfig {
+        capacity: settings.history_capacity,
+        flap_threshold: settings.flap_threshold.max(1),
+        flap_window: chrono::Duration::from_std(settings.flap_window)
+            .unwrap_or(chrono::Duration::minutes(10)),
+        ..registry_core::HistoryConfig::default()
+    }
 }
