@@ -150,27 +150,17 @@ fn an_unreachable_database_fails_start_up_with_a_clear_error() {
 
 /// A fresh database on an external server, or `None`, with a note, when this build lacks the
 /// backend (the features choose the backends a run covers) or the test kit's policy skips it.
-fn external(backend: Backend, compiled: bool) -> Option<FreshDatabase> {
-    if !compiled {
-        eprintln!(
-            "note: skipping {}: this build lacks the backend's feature",
-            backend.feature()
-        );
-        return None;
-    }
-    FreshDatabase::new(backend)
-}
 
 #[test]
 fn postgres_serves_and_persists() {
-    if let Some(db) = external(Backend::Postgres, cfg!(feature = "postgres")) {
+    if let Some(db) = FreshDatabase::if_compiled(Backend::Postgres, cfg!(feature = "postgres")) {
         scenario(db.url());
     }
 }
 
 #[test]
 fn mariadb_serves_and_persists() {
-    if let Some(db) = external(Backend::Mysql, cfg!(feature = "mysql")) {
+    if let Some(db) = FreshDatabase::if_compiled(Backend::Mysql, cfg!(feature = "mysql")) {
         scenario(db.url());
     }
 }
@@ -234,14 +224,14 @@ fn outage(url: &str) {
 
 #[test]
 fn postgres_outage_answers_503_and_recovers() {
-    if let Some(db) = external(Backend::Postgres, cfg!(feature = "postgres")) {
+    if let Some(db) = FreshDatabase::if_compiled(Backend::Postgres, cfg!(feature = "postgres")) {
         outage(db.url());
     }
 }
 
 #[test]
 fn mariadb_outage_answers_503_and_recovers() {
-    if let Some(db) = external(Backend::Mysql, cfg!(feature = "mysql")) {
+    if let Some(db) = FreshDatabase::if_compiled(Backend::Mysql, cfg!(feature = "mysql")) {
         outage(db.url());
     }
 }
@@ -354,7 +344,7 @@ fn sigterm_while_waiting_for_the_database_exits_0() {
 /// starts listening on the port the server was refused on.
 #[test]
 fn a_database_that_comes_up_during_the_storage_wait_is_used() {
-    let Some(db) = external(Backend::Postgres, cfg!(feature = "postgres")) else {
+    let Some(db) = FreshDatabase::if_compiled(Backend::Postgres, cfg!(feature = "postgres")) else {
         return;
     };
     let port = free_port();

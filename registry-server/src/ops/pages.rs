@@ -9,11 +9,16 @@ use crate::error::AppError;
 const DASHBOARD_HTML: &str = include_str!("../../assets/dashboard.html");
 const TRACES_HTML: &str = include_str!("../../assets/traces.html");
 const DOCS_HTML: &str = include_str!("../../assets/docs.html");
-const ASSETS: [(&str, &str, &str); 4] = [
+const ASSETS: [(&str, &str, &str); 5] = [
     (
         "dashboard.js",
         "text/javascript; charset=utf-8",
         include_str!("../../assets/dashboard.js"),
+    ),
+    (
+        "pictures.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/pictures.js"),
     ),
     (
         "traces.js",

@@ -36,6 +36,19 @@ impl FreshDatabase {
         database::or_skip(backend, Self::open(backend))
     }
 
+    /// As [`new`](Self::new) for a test target whose build has the backend's feature
+    /// (`compiled`); without it, `None` with a note, as the feature is a build choice.
+    pub fn if_compiled(backend: Backend, compiled: bool) -> Option<Self> {
+        if !compiled {
+            eprintln!(
+                "note: skipping {}: this build lacks the backend's feature",
+                backend.feature()
+            );
+            return None;
+        }
+        Self::new(backend)
+    }
+
     /// A fresh database, or why there is none.
     pub fn open(backend: Backend) -> Result<Self, String> {
         if backend == Backend::Sqlite {
