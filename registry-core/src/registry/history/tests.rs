@@ -32,7 +32,7 @@ fn each_kind_of_change_is_one_transition() {
 
     let t1 = t0 + Duration::seconds(1);
     let b = instance("m@llm", 2, true, t1);
-    history.observe(&[a.clone()], &[a.clone(), b.clone()], t1);
+    history.observe(std::slice::from_ref(&a), &[a.clone(), b.clone()], t1);
     // Unhealthy with a recent heartbeat: deregistered; with a stale one: expired.
     let t2 = t1 + Duration::seconds(1);
     let mut b_down = b.clone();
@@ -95,7 +95,7 @@ fn the_history_keeps_its_capacity_and_retention() {
     assert_eq!(kinds(&history).len(), 3, "capacity");
     assert_eq!(history.totals()[1].1 + history.totals()[3].1, 10);
     let later = t0 + Duration::hours(2);
-    history.observe(&[up.clone()], &[up], later);
+    history.observe(std::slice::from_ref(&up), std::slice::from_ref(&up), later);
     assert!(kinds(&history).is_empty(), "older than the retention");
 }
 
