@@ -197,6 +197,12 @@ function instanceRow(i) {
     ? button("Disable " + name, "Disable", "disable", () => change(i, { enabled: false }))
     : button("Enable " + name, "Enable", "enable", () => change(i, { enabled: true })));
   actions.appendChild(button("Transitions of " + name, "History", "history", () => showHistory(i)));
+  const traces = document.createElement("a");
+  traces.href = "/traces?" + new URLSearchParams({ model_name: i.model_name, host: i.host, port: String(i.port) });
+  traces.textContent = "Traces";
+  traces.dataset.action = "traces";
+  traces.setAttribute("aria-label", "Register and deregister traces of " + name);
+  actions.appendChild(traces);
   return row;
 }
 

@@ -31,9 +31,25 @@ function ms(value) {
   return Math.floor(seconds / 60) + " min " + (seconds % 60) + " s";
 }
 
+// `/traces?model_name=…&host=…&port=…` (the dashboard's link from an instance) lists only
+// that instance's traces: its registers and deregisters.
+function instanceQuery() {
+  const page = new URLSearchParams(location.search);
+  const about = new URLSearchParams();
+  for (const name of ["model_name", "host", "port"]) if (page.get(name)) about.set(name, page.get(name));
+  return about;
+}
+
 async function loadList() {
   setStatus("loading", "Loading…");
-  const answer = await fetch("/api/traces?limit=100", { headers: authHeaders(), cache: "no-store" });
+  const about = instanceQuery();
+  const scope = document.getElementById("list-scope");
+  scope.hidden = about.toString() === "";
+  if (!scope.hidden) {
+    scope.querySelector("span").textContent = "Traces of " + about.get("model_name") + "@" + about.get("host") + ":" + about.get("port") + ".";
+  }
+  about.set("limit", "100");
+  const answer = await fetch("/api/traces?" + about, { headers: authHeaders(), cache: "no-store" });
   if (!answer.ok) {
     setStatus("error", "Cannot list traces: HTTP " + answer.status);
     return;

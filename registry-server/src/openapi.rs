@@ -274,12 +274,32 @@ fn describe(route: Route) -> Doc {
             )
         },
         Route::TraceList => Doc {
-            parameters: vec![query(
-                "limit",
-                false,
-                json!({"type": "integer", "minimum": 1, "default": 50}),
-                "How many traces, newest first.",
-            )],
+            parameters: vec![
+                query(
+                    "limit",
+                    false,
+                    json!({"type": "integer", "minimum": 1, "default": 50}),
+                    "How many traces, newest first.",
+                ),
+                query(
+                    "model_name",
+                    false,
+                    json!({"type": "string"}),
+                    "With `host` and `port`: only traces with a span about this instance (its registers and deregisters).",
+                ),
+                query(
+                    "host",
+                    false,
+                    json!({"type": "string"}),
+                    "See `model_name`.",
+                ),
+                query(
+                    "port",
+                    false,
+                    json!({"type": "integer", "minimum": 0, "maximum": 65535}),
+                    "See `model_name`.",
+                ),
+            ],
             ..doc(
                 "registry",
                 "Recent traces from the server's span files.",

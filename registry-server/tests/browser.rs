@@ -44,12 +44,16 @@ fn dashboard_shows_an_instance_turn_unhealthy_and_takes_settings_from_the_page()
     let Some(browser) = Browser::open() else {
         return;
     };
+    let spans = tempfile::tempdir().unwrap();
+    let span_file = spans.path().join("dbgpt_model_controller_tracer.jsonl");
     let server = start(
         &[
             "--storage-url",
             "memory",
             "--span-file",
-            "off",
+            span_file.to_str().unwrap(),
+            "--span-flush-interval",
+            "200ms",
             "--token",
             TOKEN,
             "--heartbeat-interval",
@@ -142,6 +146,23 @@ fn dashboard_shows_an_instance_turn_unhealthy_and_takes_settings_from_the_page()
     println!("the page lists the instance's transitions: {kinds}");
     let shot = browser.screenshot("dashboard-instance.png");
     println!("screenshot: {}", shot.display());
+
+    // The instance's link to its traces: the traces page lists its register.
+    let link = browser.script(&format!(
+        "return document.querySelector('{row} a[data-action=\"traces\"]').href;"
+    ));
+    browser.goto(link.as_str().unwrap());
+    browser.wait_for("the instance's register trace is listed", || {
+        browser.click("#reload").ok();
+        browser.script(
+            "return [...document.querySelectorAll('#traces tbody tr')].map(r => r.cells[1].textContent);",
+        )
+        .as_array()
+        .is_some_and(|operations| !operations.is_empty())
+    });
+    let scope = browser.script("return document.getElementById('list-scope').textContent;");
+    assert!(scope.as_str().unwrap().contains(&instance), "{scope}");
+    println!("the instance's traces link lists its register trace");
 
     // The API page renders the server's own description, every operation of it.
     browser.goto(&format!("http://{}/docs", server.addr));

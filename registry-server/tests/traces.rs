@@ -153,3 +153,47 @@ async fn appended_traces_show_up_and_concurrent_calls_agree() {
     let trace = call(&router, "GET", &uri, None, &[]).await;
     assert_eq!(trace.json["rows"][0]["operation_name"], "later_chat");
 }
+
+/// A register trace whose child span is about `port`, as the server writes one.
+fn register_trace(port: u16) -> Vec<String> {
+    let mut root = Span::new_root(SpanType::Base, "DB-GPT-Web-Entry");
+    root.metadata = Some(serde_json::from_str(r#"{"path":"/api/controller/models"}"#).unwrap());
+    let mut child = Span::child_of(&root, SpanType::Base, "register_instance");
+    let about = format!(r#"{{"model_name":"m@llm","host":"10.0.0.1","port":{port}}}"#);
+    child.metadata = Some(serde_json::from_str(&about).unwrap());
+    [
+        root.clone(),
+        child.clone(),
+        child.end_record(),
+        root.end_record(),
+    ]
+    .iter()
+    .map(Span::to_json_line)
+    .collect()
+}
+
+#[tokio::test]
+async fn traces_narrow_to_one_instances_registers_and_deregisters() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lines = register_trace(8001);
+    lines.extend(register_trace(8002));
+    lines.extend(register_trace(8001));
+    std::fs::write(
+        dir.path().join("dbgpt_model_controller_tracer.jsonl"),
+        lines.join("\n") + "\n",
+    )
+    .unwrap();
+    let router = router_over(dir.path());
+    let about = "/api/traces?model_name=m@llm&host=10.0.0.1&port=8001";
+    let list = call(&router, "GET", about, None, &[]).await;
+    assert_eq!(list.status, 200, "{}", list.text);
+    assert_eq!(list.json.as_array().unwrap().len(), 2, "{}", list.text);
+    assert_eq!(list.json[0]["span_count"], 2);
+    let all = call(&router, "GET", "/api/traces", None, &[]).await;
+    assert_eq!(all.json.as_array().unwrap().len(), 3);
+    let other = call(&router, "GET", "/api/traces?port=9", None, &[]).await;
+    assert_eq!(other.json.as_array().unwrap().len(), 0);
+    let bad = call(&router, "GET", "/api/traces?port=x", None, &[]).await;
+    assert_eq!(bad.status, 422, "{}", bad.text);
+    assert!(bad.text.contains("port"));
+}

@@ -1,5 +1,7 @@
 //! The traces API, over the span files in the folder of this server's span file:
-//! `GET /api/traces[?limit=N]` (recent traces, newest first) and `GET /api/traces/{trace_id}`
+//! `GET /api/traces[?limit=N][&model_name=…&host=…&port=…]` (recent traces, newest first; with
+//! an instance, only traces with a span about it: its registers and deregisters) and
+//! `GET /api/traces/{trace_id}`
 //! (one trace as a waterfall, with its text tree). Both answer from the tracer's window of
 //! recent spans ([`crate::Tracer::recent_spans`]), which reads only what was appended to the
 //! files since the last call.
@@ -25,6 +27,65 @@ pub const DEFAULT_TRACE_LIMIT: usize = 50;
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct TracesQuery {
     limit: Option<String>,
+    model_name: Option<String>,
+    host: Option<String>,
+    port: Option<String>,
+}
+
+/// The instance a trace list is narrowed to: every part given must match a span's metadata.
+#[derive(Debug, Default)]
+struct AboutInstance {
+    model_name: Option<String>,
+    host: Option<String>,
+    port: Option<u16>,
+}
+
+impl AboutInstance {
+    fn parse(query: &mut TracesQuery) -> Result<Option<Self>, AppError> {
+        let text =
+            |value: Option<String>| value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let port = match text(query.port.take()) {
+            None => None,
+            Some(port) => Some(port.parse::<u16>().map_err(|_| {
+                AppError::query_field("port", format!("port must be 0 to 65535, not {port:?}"))
+            })?),
+        };
+        let about = Self {
+            model_name: text(query.model_name.take()),
+            host: text(query.host.take()),
+            port,
+        };
+        let any = about.model_name.is_some() || about.host.is_some() || about.port.is_some();
+        Ok(any.then_some(about))
+    }
+
+    fn matches(&self, metadata: &serde_json::Map<String, serde_json::Value>) -> bool {
+        let text = |key: &str, want: &Option<String>| {
+            want.as_ref()
+                .is_none_or(|w| metadata.get(key).and_then(|v| v.as_str()) == Some(w))
+        };
+        let port = self.port.is_none_or(|want| {
+            metadata
+                .get("port")
+                .and_then(serde_json::Value::as_u64)
+                .is_some_and(|p| p == u64::from(want))
+        });
+        text("model_name", &self.model_name) && text("host", &self.host) && port
+    }
+
+    /// The spans of the traces that have a span about this instance.
+    fn traces_of(&self, spans: &SpanSnapshot) -> Vec<Arc<span_storage::Span>> {
+        let ids: std::collections::HashSet<&str> = spans
+            .iter()
+            .filter(|span| span.metadata.as_ref().is_some_and(|m| self.matches(m)))
+            .map(|span| span.trace_id.as_str())
+            .collect();
+        spans
+            .iter()
+            .filter(|span| ids.contains(span.trace_id.as_str()))
+            .cloned()
+            .collect()
+    }
 }
 
 /// How long a read of the span files, and the trace list made from it, answer later calls.
@@ -108,7 +169,8 @@ pub(crate) async fn list(
     State(state): State<AppState>,
     query: Result<Query<TracesQuery>, QueryRejection>,
 ) -> Result<Response, AppError> {
-    let Query(query) = query?;
+    let Query(mut query) = query?;
+    let about = AboutInstance::parse(&mut query)?;
     let limit = match query.limit.as_deref().map(str::trim) {
         None | Some("") => DEFAULT_TRACE_LIMIT,
         Some(text) => text.parse().map_err(|_| {
@@ -119,6 +181,11 @@ pub(crate) async fn list(
         })?,
     };
     let spans = spans(&state).await?;
+    if let Some(about) = about {
+        let mut summaries = trace_summaries(&about.traces_of(&spans));
+        summaries.truncate(limit);
+        return Ok(Json(summaries).into_response());
+    }
     let cache = &state.ops().traces;
     let json = match cache.list(&spans, limit) {
         Some(json) => json,
