@@ -39,7 +39,7 @@ pub use identifier::{
 pub use instance::{InstanceKey, ModelInstance, ValidInstance};
 pub use registry::{
     BlockingCalls, ChangeFeed, CheckerHandle, FeedSnapshot, HealthHistory, HistoryConfig,
-    ModelRegistry, RegistryConfig, RegistryError, RegistryStats, StorageModelRegistry,
+    ModelRegistry, Polling, RegistryConfig, RegistryError, RegistryStats, StorageModelRegistry,
     SweepOutcome, Transition, TransitionFilter, TransitionKind, pick_weighted,
 };
 pub use storage::{

@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use registry_core::{
-    ChangeFeed, InMemoryStorage, ManualClock, ModelInstance, ModelRegistry, RegistryConfig,
-    StorageModelRegistry, ValidInstance,
+    ChangeFeed, InMemoryStorage, ManualClock, ModelInstance, ModelRegistry, Polling,
+    RegistryConfig, StorageModelRegistry, ValidInstance,
 };
 
 const LONG_POLL: Duration = Duration::from_secs(300);
@@ -102,4 +102,32 @@ async fn heartbeats_are_not_changes_but_expiry_is() {
 /// The instance, validated; every instance these tests pass is valid.
 fn valid(instance: &ModelInstance) -> ValidInstance {
     ValidInstance::new(instance.clone()).expect("a valid instance")
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_idle_feed_reads_seldom_until_a_long_poll_waits() {
+    let registry = Arc::new(StorageModelRegistry::new(Arc::new(InMemoryStorage::new())));
+    let polling = Polling {
+        watched: Duration::from_secs(1),
+        idle: Duration::from_secs(20),
+    };
+    let feed = ChangeFeed::start_recording(registry.clone(), polling, None);
+    tokio::task::yield_now().await;
+    let first = feed.current();
+    // A write the feed is not told of (as another server's): unseen while nobody watches.
+    registry
+        .register_instance(valid(&ModelInstance::new("m", "h", 1)))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(feed.current().index, first.index, "idle: no reading yet");
+    // A long poll shortens the idle wait to the watched interval.
+    let started = tokio::time::Instant::now();
+    let seen = feed.wait(first.index, LONG_POLL).await;
+    assert_eq!(seen.instances.len(), 1);
+    assert!(
+        started.elapsed() <= Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
 }

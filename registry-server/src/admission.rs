@@ -2,6 +2,8 @@
 //! declared body within the limit, a browser write from its own origin, a JSON body on JSON
 //! routes, and a body that arrives within the body read timeout.
 
+use std::future::Future as _;
+use std::task::Poll;
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -97,8 +99,15 @@ impl RequestPolicy {
         request: Request,
     ) -> Result<(axum::http::request::Parts, Bytes), AppError> {
         let (parts, body) = request.into_parts();
-        let limited = Limited::new(body, self.body_limit);
-        let collected = tokio::time::timeout(self.body_read_timeout, limited.collect()).await;
+        let mut collect = std::pin::pin!(Limited::new(body, self.body_limit).collect());
+        // A small body (a heartbeat's few hundred bytes) usually arrived with its headers: it
+        // is taken at the first poll without arming the body timer, which would cost a timer
+        // insertion and removal on every request. Only a body still on its way gets the timer.
+        let first = std::future::poll_fn(|cx| Poll::Ready(collect.as_mut().poll(cx))).await;
+        let collected = match first {
+            Poll::Ready(result) => Ok(result),
+            Poll::Pending => tokio::time::timeout(self.body_read_timeout, collect).await,
+        };
         let bytes: Bytes = match collected {
             Err(_) => {
                 return Err(AppError::BodyTimeout {

@@ -23,6 +23,44 @@ use super::history::HealthHistory;
 use crate::clock::Clock;
 use crate::instance::ModelInstance;
 
+/// How often the feed reads the registry besides after each nudge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Polling {
+    /// While a long poll waits on the feed.
+    pub watched: Duration,
+    /// While none does: a reading costs a read of the whole registry, which a server should
+    /// not pay every second for a history nobody is looking at.
+    pub idle: Duration,
+}
+
+impl Polling {
+    /// The same interval, watched or not.
+    pub fn every(interval: Duration) -> Self {
+        Self {
+            watched: interval,
+            idle: interval,
+        }
+    }
+
+    /// Waits for a nudge or the next reading: in steps of `watched`, so that a long poll
+    /// arriving during an idle wait shortens it. The feed keeps one receiver of its own; any
+    /// other is a long poll waiting.
+    async fn wait(&self, sender: &watch::Sender<FeedSnapshot>, nudge: &Notify) {
+        let step = self.watched.min(self.idle);
+        let mut waited = Duration::ZERO;
+        loop {
+            tokio::select! {
+                () = nudge.notified() => return,
+                () = tokio::time::sleep(step) => {}
+            }
+            waited += step;
+            if waited >= self.idle || sender.receiver_count() > 1 {
+                return;
+            }
+        }
+    }
+}
+
 /// One state of the registry as the feed saw it.
 #[derive(Debug, Clone)]
 pub struct FeedSnapshot {
@@ -45,14 +83,14 @@ impl ChangeFeed {
     /// Starts the feed on the current tokio runtime, reading `registry` every `poll_interval`
     /// and whenever it is nudged.
     pub fn start(registry: Arc<dyn ModelRegistry>, poll_interval: Duration) -> Self {
-        Self::start_recording(registry, poll_interval, None)
+        Self::start_recording(registry, Polling::every(poll_interval), None)
     }
 
-    /// As [`ChangeFeed::start`], recording each reading's transitions into `history` at the
-    /// time `clock` tells.
+    /// As [`ChangeFeed::start`], polling as `polling` says and recording each reading's
+    /// transitions into `history` at the time `clock` tells.
     pub fn start_recording(
         registry: Arc<dyn ModelRegistry>,
-        poll_interval: Duration,
+        polling: Polling,
         history: Option<(Arc<HealthHistory>, Arc<dyn Clock>)>,
     ) -> Self {
         let initial = FeedSnapshot {
@@ -62,13 +100,7 @@ impl ChangeFeed {
         };
         let (sender, state) = watch::channel(initial);
         let nudge = Arc::new(Notify::new());
-        let task = tokio::spawn(poll(
-            registry,
-            poll_interval,
-            sender,
-            Arc::clone(&nudge),
-            history,
-        ));
+        let task = tokio::spawn(poll(registry, polling, sender, Arc::clone(&nudge), history));
         Self { state, nudge, task }
     }
 
@@ -104,7 +136,7 @@ impl Drop for ChangeFeed {
 
 async fn poll(
     registry: Arc<dyn ModelRegistry>,
-    interval: Duration,
+    polling: Polling,
     sender: watch::Sender<FeedSnapshot>,
     nudge: Arc<Notify>,
     history: Option<(Arc<HealthHistory>, Arc<dyn Clock>)>,
@@ -138,10 +170,7 @@ async fn poll(
             }
             Err(error) => tracing::warn!(%error, "change feed could not read the registry"),
         }
-        tokio::select! {
-            () = nudge.notified() => {}
-            () = tokio::time::sleep(interval) => {}
-        }
+        polling.wait(&sender, &nudge).await;
     }
 }
 

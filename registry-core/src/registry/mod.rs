@@ -8,7 +8,7 @@ mod history;
 mod selection;
 mod storage_registry;
 
-pub use change_feed::{ChangeFeed, FeedSnapshot};
+pub use change_feed::{ChangeFeed, FeedSnapshot, Polling};
 pub use checker::CheckerHandle;
 pub use config::{BlockingCalls, RegistryConfig};
 pub use history::{HealthHistory, HistoryConfig, Transition, TransitionFilter, TransitionKind};

@@ -17,7 +17,9 @@ pub(crate) mod watch;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use registry_core::{ChangeFeed, HealthHistory, HistoryConfig, ModelRegistry, SystemClock};
+use registry_core::{
+    ChangeFeed, HealthHistory, HistoryConfig, ModelRegistry, Polling, SystemClock,
+};
 
 use crate::AppState;
 
@@ -95,13 +97,16 @@ impl AppState {
     pub fn change_feed(&self) -> &ChangeFeed {
         self.ops().feed.get_or_init(|| {
             let registry: Arc<dyn ModelRegistry> = self.registry().clone();
-            let interval = self
-                .registry()
-                .config()
-                .heartbeat_interval
-                .min(FEED_MAX_POLL);
+            // Every heartbeat interval, which is how often the checker can expire anything;
+            // at most every second while a dashboard or watch waits, so that other servers'
+            // writes reach it soon.
+            let sweep = self.registry().config().heartbeat_interval;
+            let polling = Polling {
+                watched: sweep.min(FEED_MAX_POLL),
+                idle: sweep,
+            };
             let history = Arc::clone(&self.ops().history);
-            ChangeFeed::start_recording(registry, interval, Some((history, Arc::new(SystemClock))))
+            ChangeFeed::start_recording(registry, polling, Some((history, Arc::new(SystemClock))))
         })
     }
 
