@@ -74,13 +74,14 @@ async fn an_unknown_index_answers_at_once_and_no_change_waits_out_the_poll() {
 #[tokio::test(start_paused = true)]
 async fn heartbeats_are_not_changes_but_expiry_is() {
     let f = fixture().await;
+    let before = f.feed.current().index;
     f.registry
         .register_instance(valid(&ModelInstance::new("m", "h", 1)))
         .await
         .unwrap();
     f.feed.nudge();
-    tokio::time::sleep(Duration::from_millis(10)).await;
-    let registered = f.feed.current().index;
+    let registered = f.feed.wait(before, LONG_POLL).await.index;
+    assert_eq!(registered, before + 1, "a registration is a change");
 
     f.clock.advance(chrono::Duration::seconds(10));
     f.registry

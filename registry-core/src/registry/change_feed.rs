@@ -13,53 +13,21 @@
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+mod polling;
+
+pub use polling::Polling;
 
 use super::ModelRegistry;
 use super::history::HealthHistory;
 use crate::clock::Clock;
 use crate::instance::ModelInstance;
-
-/// How often the feed reads the registry besides after each nudge.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Polling {
-    /// While a long poll waits on the feed.
-    pub watched: Duration,
-    /// While none does: a reading costs a read of the whole registry, which a server should
-    /// not pay every second for a history nobody is looking at.
-    pub idle: Duration,
-}
-
-impl Polling {
-    /// The same interval, watched or not.
-    pub fn every(interval: Duration) -> Self {
-        Self {
-            watched: interval,
-            idle: interval,
-        }
-    }
-
-    /// Waits for a nudge or the next reading: in steps of `watched`, so that a long poll
-    /// arriving during an idle wait shortens it. The feed keeps one receiver of its own; any
-    /// other is a long poll waiting.
-    async fn wait(&self, sender: &watch::Sender<FeedSnapshot>, nudge: &Notify) {
-        let step = self.watched.min(self.idle);
-        let mut waited = Duration::ZERO;
-        loop {
-            tokio::select! {
-                () = nudge.notified() => return,
-                () = tokio::time::sleep(step) => {}
-            }
-            waited += step;
-            if waited >= self.idle || sender.receiver_count() > 1 {
-                return;
-            }
-        }
-    }
-}
 
 /// One state of the registry as the feed saw it.
 #[derive(Debug, Clone)]
@@ -68,6 +36,8 @@ pub struct FeedSnapshot {
     pub index: u64,
     /// Every instance, sorted by model name, host and port.
     pub instances: Arc<Vec<ModelInstance>>,
+    /// When the registry was read for it; `None` before the first reading.
+    pub read_at: Option<Instant>,
     digest: u64,
 }
 
@@ -76,6 +46,8 @@ pub struct FeedSnapshot {
 pub struct ChangeFeed {
     state: watch::Receiver<FeedSnapshot>,
     nudge: Arc<Notify>,
+    /// Set by a nudge, cleared when a reading starts: the snapshot may miss a write.
+    nudged: Arc<AtomicBool>,
     task: JoinHandle<()>,
 }
 
@@ -96,17 +68,52 @@ impl ChangeFeed {
         let initial = FeedSnapshot {
             index: 1,
             instances: Arc::new(Vec::new()),
+            read_at: None,
             digest: digest(&[]),
         };
         let (sender, state) = watch::channel(initial);
         let nudge = Arc::new(Notify::new());
-        let task = tokio::spawn(poll(registry, polling, sender, Arc::clone(&nudge), history));
-        Self { state, nudge, task }
+        let nudged = Arc::new(AtomicBool::new(false));
+        let task = tokio::spawn(poll(
+            registry,
+            polling,
+            sender,
+            Arc::clone(&nudge),
+            Arc::clone(&nudged),
+            history,
+        ));
+        Self {
+            state,
+            nudge,
+            nudged,
+            task,
+        }
     }
 
-    /// Asks the feed to re-read the registry now (after a write through this server).
+    /// Tells the feed that this server wrote to the registry: it re-reads soon if a long poll
+    /// waits, and otherwise at its next reading (so a burst of writes costs no reading each).
     pub fn nudge(&self) {
+        self.nudged.store(true, Ordering::Release);
         self.nudge.notify_one();
+    }
+
+    /// The latest snapshot if it was read within `max_age` and no write was nudged since;
+    /// otherwise asks for a reading and answers it, or after `max_wait` (the storage failing)
+    /// the latest snapshot as it is.
+    pub async fn fresh(&self, max_age: Duration, max_wait: Duration) -> FeedSnapshot {
+        let current = self.current();
+        let recent = current.read_at.is_some_and(|at| at.elapsed() <= max_age);
+        if recent && !self.nudged.load(Ordering::Acquire) {
+            return current;
+        }
+        // Holding a receiver counts as waiting, so the nudge is taken at once.
+        let mut state = self.state.clone();
+        self.nudge.notify_one();
+        let newer = state.wait_for(|snapshot| snapshot.read_at > current.read_at);
+        match tokio::time::timeout(max_wait, newer).await {
+            Ok(Ok(snapshot)) => snapshot.clone(),
+            Ok(Err(_)) | Err(_) => self.current(),
+        }
     }
 
     /// The latest snapshot.
@@ -139,10 +146,13 @@ async fn poll(
     polling: Polling,
     sender: watch::Sender<FeedSnapshot>,
     nudge: Arc<Notify>,
+    nudged: Arc<AtomicBool>,
     history: Option<(Arc<HealthHistory>, Arc<dyn Clock>)>,
 ) {
     let mut previous: Option<Arc<Vec<ModelInstance>>> = None;
     loop {
+        let started = Instant::now();
+        nudged.store(false, Ordering::Release);
         match registry.get_all_model_instances(false).await {
             Ok(mut instances) => {
                 instances.sort_by(|a, b| a.key().cmp_key(&b.key()));
@@ -155,22 +165,23 @@ async fn poll(
                     }
                 }
                 let digest = digest(&instances);
-                // Not a change for watchers unless the digest moved, but the snapshot still
-                // takes the fresh reading (watchers are only woken by a `true`).
-                sender.send_if_modified(|snapshot| {
+                // Every reading replaces the snapshot (fresh `last_heartbeat`s) and wakes the
+                // receivers, but only a change of the digest moves the index, which is what
+                // long polls wait for.
+                sender.send_modify(|snapshot| {
                     let changed = snapshot.digest != digest;
                     *snapshot = FeedSnapshot {
                         index: snapshot.index + u64::from(changed),
                         instances: Arc::clone(&instances),
+                        read_at: Some(Instant::now()),
                         digest,
                     };
-                    changed
                 });
                 previous = Some(instances);
             }
             Err(error) => tracing::warn!(%error, "change feed could not read the registry"),
         }
-        polling.wait(&sender, &nudge).await;
+        polling.wait(started, &sender, &nudge).await;
     }
 }
 

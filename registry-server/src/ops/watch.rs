@@ -15,7 +15,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
-use registry_core::{ModelInstance, ModelRegistry};
+use registry_core::ModelInstance;
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
@@ -73,23 +73,18 @@ pub(crate) async fn wait_for_change(
 ) -> Result<(u64, Arc<Vec<ModelInstance>>), AppError> {
     let (since, timeout) = query.parse()?;
     let feed = state.change_feed();
-    // A shutting-down server answers at once, as if the timeout had passed, so that a graceful
-    // shutdown does not wait out the poll; the client's next poll finds the server gone.
+    // A first call (or one during shutdown) answers at once, from a reading at most a second
+    // old; a shutting-down server does not wait out the poll, and the client's next poll finds
+    // it gone.
     let snapshot = if since == 0 || state.is_shutting_down() {
-        feed.current()
+        feed.fresh(super::FEED_MAX_POLL, state.policy().storage_deadline)
+            .await
     } else {
         tokio::select! {
             snapshot = feed.wait(since, timeout) => snapshot,
             () = state.shutdown_started() => feed.current(),
         }
     };
-    // Index 1 with no instances is also the feed's state before its first read: read the
-    // registry itself so that a new feed never answers an empty list for a full registry.
-    if snapshot.index == 1 && snapshot.instances.is_empty() {
-        let mut read = state.registry().get_all_model_instances(false).await?;
-        read.sort_by(|a, b| a.key().cmp_key(&b.key()));
-        return Ok((snapshot.index, Arc::new(read)));
-    }
     Ok((snapshot.index, snapshot.instances))
 }
 
