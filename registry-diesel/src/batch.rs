@@ -1,4 +1,4 @@
-//! Group commit of registers and heartbeats on PostgreSQL and MySQL.
+//! Group commit of registers and heartbeats, on every backend.
 //!
 //! On a database server every commit costs a log write, and on MySQL/MariaDB most of a
 //! heartbeat's time is its commit. So calls that arrive together are written together: a few
