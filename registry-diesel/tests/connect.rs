@@ -154,10 +154,13 @@ mod sqlite {
     fn plain_paths_and_sqlite_urls_open_the_same_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("registry.db");
+        // Not `quick()`: the second open waits for the first storage's checkpoint to let go
+        // of the file, which on a loaded machine can take longer than a short timeout.
+        let patient = || PoolConfig::default().with_connection_timeout(Duration::from_secs(30));
         let by_url =
-            DieselStorage::connect(&format!("sqlite://{}", path.display()), quick()).unwrap();
+            DieselStorage::connect(&format!("sqlite://{}", path.display()), patient()).unwrap();
         by_url.save(&ModelInstance::new("m@llm", "h", 1)).unwrap();
-        let by_path = DieselStorage::connect(&path.display().to_string(), quick()).unwrap();
+        let by_path = DieselStorage::connect(&path.display().to_string(), patient()).unwrap();
         assert_eq!(by_path.count(&QuerySpec::new()).unwrap(), 1);
         assert!(format!("{by_path:?}").contains("Sqlite"));
     }
