@@ -1,5 +1,7 @@
 //! `registry-server trace list` and `trace tree` on the real binary.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -8,15 +10,7 @@ use span_storage::{Span, SpanType};
 fn trace_file(dir: &Path) -> (Span, Span) {
     let root = Span::new_root(SpanType::Chat, "get_chat_instance");
     let child = Span::child_of(&root, SpanType::Run, "run_model");
-    let lines: Vec<String> = [
-        root.clone(),
-        child.clone(),
-        child.end_record(),
-        root.end_record(),
-    ]
-    .iter()
-    .map(Span::to_json_line)
-    .collect();
+    let lines = common::trace_lines(&root, &child);
     std::fs::write(
         dir.join("dbgpt_webserver_tracer.jsonl"),
         lines.join("\n") + "\n",

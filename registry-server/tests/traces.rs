@@ -5,7 +5,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{call, registry};
+use common::{call, registry, trace_lines};
 use registry_server::{AppState, Auth, Tracer, app};
 use span_storage::{Span, SpanType};
 
@@ -13,15 +13,7 @@ use span_storage::{Span, SpanType};
 fn write_trace(dir: &Path, name: &str) -> (Span, Span) {
     let root = Span::new_root(SpanType::Chat, "get_chat_instance");
     let child = Span::child_of(&root, SpanType::Run, "run_model");
-    let lines: Vec<String> = [
-        root.clone(),
-        child.clone(),
-        child.end_record(),
-        root.end_record(),
-    ]
-    .iter()
-    .map(Span::to_json_line)
-    .collect();
+    let lines = trace_lines(&root, &child);
     std::fs::write(dir.join(name), lines.join("\n") + "\n").unwrap();
     (root, child)
 }
@@ -161,15 +153,7 @@ fn register_trace(port: u16) -> Vec<String> {
     let mut child = Span::child_of(&root, SpanType::Base, "register_instance");
     let about = format!(r#"{{"model_name":"m@llm","host":"10.0.0.1","port":{port}}}"#);
     child.metadata = Some(serde_json::from_str(&about).unwrap());
-    [
-        root.clone(),
-        child.clone(),
-        child.end_record(),
-        root.end_record(),
-    ]
-    .iter()
-    .map(Span::to_json_line)
-    .collect()
+    trace_lines(&root, &child)
 }
 
 #[tokio::test]

@@ -109,3 +109,16 @@ pub fn error_text(json: &Value) -> Option<&str> {
         .as_str()
         .or_else(|| json["detail"][0]["msg"].as_str())
 }
+
+/// A root and its child, each started and ended, as span-file lines.
+pub fn trace_lines(root: &span_storage::Span, child: &span_storage::Span) -> Vec<String> {
+    [
+        root.clone(),
+        child.clone(),
+        child.end_record(),
+        root.end_record(),
+    ]
+    .iter()
+    .map(span_storage::Span::to_json_line)
+    .collect()
+}
