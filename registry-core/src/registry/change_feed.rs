@@ -45,6 +45,7 @@ pub struct FeedSnapshot {
 #[derive(Debug)]
 pub struct ChangeFeed {
     state: watch::Receiver<FeedSnapshot>,
+    sender: Arc<watch::Sender<FeedSnapshot>>,
     nudge: Arc<Notify>,
     /// Set by a nudge, cleared when a reading starts: the snapshot may miss a write.
     nudged: Arc<AtomicBool>,
@@ -72,18 +73,20 @@ impl ChangeFeed {
             digest: digest(&[]),
         };
         let (sender, state) = watch::channel(initial);
+        let sender = Arc::new(sender);
         let nudge = Arc::new(Notify::new());
         let nudged = Arc::new(AtomicBool::new(false));
         let task = tokio::spawn(poll(
             registry,
             polling,
-            sender,
+            Arc::clone(&sender),
             Arc::clone(&nudge),
             Arc::clone(&nudged),
             history,
         ));
         Self {
             state,
+            sender,
             nudge,
             nudged,
             task,
@@ -116,6 +119,12 @@ impl ChangeFeed {
         }
     }
 
+    /// Whether a long poll waits on the feed now (the feed keeps one receiver of its own).
+    /// One atomic load: a heartbeat asks it before anything else about the feed.
+    pub fn is_watched(&self) -> bool {
+        self.sender.receiver_count() > 1
+    }
+
     /// The latest snapshot.
     pub fn current(&self) -> FeedSnapshot {
         self.state.borrow().clone()
@@ -144,7 +153,7 @@ impl Drop for ChangeFeed {
 async fn poll(
     registry: Arc<dyn ModelRegistry>,
     polling: Polling,
-    sender: watch::Sender<FeedSnapshot>,
+    sender: Arc<watch::Sender<FeedSnapshot>>,
     nudge: Arc<Notify>,
     nudged: Arc<AtomicBool>,
     history: Option<(Arc<HealthHistory>, Arc<dyn Clock>)>,

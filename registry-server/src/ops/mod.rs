@@ -78,7 +78,8 @@ impl Ops {
     /// instance is new or was not healthy. One that just refreshes `last_heartbeat` costs the feed nothing, so an open
     /// dashboard does not turn every heartbeat into a read of the whole registry.
     pub(crate) fn is_news(&self, instance: &registry_core::ModelInstance) -> bool {
-        let Some(feed) = self.feed.get() else {
+        // Unwatched, the feed takes writes at its next reading anyway.
+        let Some(feed) = self.feed.get().filter(|feed| feed.is_watched()) else {
             return false;
         };
         let snapshot = feed.current();
