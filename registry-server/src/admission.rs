@@ -263,3 +263,35 @@ mod tests {
         }
     }
 }
+
+/// A request body admission already read (within its size and time bounds), handed to the
+/// handler as it is instead of being wrapped in a new body for the handler to read again.
+#[derive(Debug, Clone)]
+pub(crate) struct AdmittedBody(pub(crate) Bytes);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for AdmittedBody {
+    type Rejection = AppError;
+
+    async fn from_request(mut request: Request, state: &S) -> Result<Self, AppError> {
+        if let Some(body) = request.extensions_mut().remove::<AdmittedBody>() {
+            return Ok(body);
+        }
+        // Not admitted (a router built without the admission layer): read it here, with the
+        // router's own body limit.
+        let limit_hit = |rejection: &axum::extract::rejection::BytesRejection| {
+            rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE
+        };
+        Bytes::from_request(request, state)
+            .await
+            .map(AdmittedBody)
+            .map_err(|rejection| {
+                if limit_hit(&rejection) {
+                    AppError::BodyTooLarge {
+                        limit: crate::DEFAULT_BODY_LIMIT,
+                    }
+                } else {
+                    AppError::BodyUnreadable(rejection.body_text())
+                }
+            })
+    }
+}

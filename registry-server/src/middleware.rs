@@ -153,7 +153,11 @@ async fn admit(state: &AppState, matched: Matched, request: Request) -> Result<R
     if endpoint.json_body {
         check_json_content_type(&parts.headers, &bytes)?;
     }
-    Ok(Request::from_parts(parts, axum::body::Body::from(bytes)))
+    let mut request = Request::from_parts(parts, axum::body::Body::empty());
+    request
+        .extensions_mut()
+        .insert(crate::admission::AdmittedBody(bytes));
+    Ok(request)
 }
 
 async fn run_traced<S>(state: &AppState, traced: bool, mut request: Request, route: S) -> Response

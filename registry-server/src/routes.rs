@@ -4,13 +4,14 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use registry_core::{ModelInstance, ModelRegistry, ValidInstance};
 
 use crate::AppState;
+use crate::admission::AdmittedBody;
 use crate::error::AppError;
 use crate::metrics::Gauges;
 use crate::spans::{DEREGISTER_OPERATION, REGISTER_OPERATION, RequestSpan};
@@ -35,9 +36,9 @@ fn json_bool(value: bool) -> Response {
 pub(crate) async fn register(
     State(state): State<AppState>,
     span: Option<axum::Extension<RequestSpan>>,
-    body: Result<Bytes, BytesRejection>,
+    body: AdmittedBody,
 ) -> Result<Response, AppError> {
-    let instance = instance_from_body(&state, body)?;
+    let instance = instance_from_body(&body)?;
     let child = state.tracer().open(
         REGISTER_OPERATION,
         span.as_ref().and_then(|s| s.0.id()),
@@ -100,9 +101,9 @@ pub(crate) async fn list(
 /// `POST /api/controller/heartbeat`.
 pub(crate) async fn heartbeat(
     State(state): State<AppState>,
-    body: Result<Bytes, BytesRejection>,
+    body: AdmittedBody,
 ) -> Result<Response, AppError> {
-    let instance = instance_from_body(&state, body)?;
+    let instance = instance_from_body(&body)?;
     // Asked before the instance moves into the registry (which takes it without a copy).
     let news_for_watchers = state.ops().is_news(&instance);
     let result = state.registry().send_heartbeat(instance).await?;
@@ -191,20 +192,9 @@ pub(crate) async fn method_not_allowed() -> AppError {
     AppError::MethodNotAllowed
 }
 
-fn instance_from_body(
-    state: &AppState,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<ValidInstance, AppError> {
-    let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            AppError::BodyTooLarge {
-                limit: state.body_limit(),
-            }
-        } else {
-            AppError::BodyUnreadable(rejection.body_text())
-        }
-    })?;
-    InstanceBody::parse(&body)
+fn instance_from_body(body: &AdmittedBody) -> Result<ValidInstance, AppError> {
+    let body = &body.0;
+    InstanceBody::parse(body)
         .and_then(InstanceBody::into_instance)
         .map_err(|error| error.with_body(&body).into())
 }

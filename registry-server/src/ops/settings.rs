@@ -4,14 +4,13 @@
 //! apply settings. A write: it needs the token when one is configured.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
 use axum::response::{IntoResponse, Response};
 use registry_core::{InstanceSettings, ModelInstanceIdentifier, ModelRegistry};
 use serde::Deserialize;
 
 use crate::AppState;
+use crate::admission::AdmittedBody;
 use crate::error::AppError;
 use registry_wire::{InstanceOut, Loose, parse_json};
 
@@ -55,10 +54,9 @@ impl SettingsBody {
 /// Applies the settings and answers the instance as it now is.
 pub(crate) async fn update(
     State(state): State<AppState>,
-    body: Result<Bytes, BytesRejection>,
+    body: AdmittedBody,
 ) -> Result<Response, AppError> {
-    let body = body.map_err(|rejection| AppError::BodyUnreadable(rejection.body_text()))?;
-    let (id, settings) = SettingsBody::parse(&body)?;
+    let (id, settings) = SettingsBody::parse(&body.0)?;
     let registry = state.registry();
     let found = registry.update_instance_settings(&id, settings).await?;
     if !found {
