@@ -17,7 +17,6 @@
 //! with `REGISTRY_BENCH_PEER=off`).
 
 mod bare;
-mod client;
 mod report;
 mod subject;
 mod wrk;

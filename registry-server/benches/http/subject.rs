@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::client::Client;
+use registry_testkit::http::Client;
 use crate::wrk;
 
 /// How many instances the "full" memory figure holds.
@@ -140,7 +140,7 @@ impl Subject {
         let mut child = self.spawn(port).map_err(|e| format!("cannot start: {e}"))?;
         let guard = Stop(&mut child);
         let client = Client::new(addr);
-        while client.get("/api/health").ok() != Some(200) {
+        while client.get("/api/health").ok().map(|answer| answer.status) != Some(200) {
             if started.elapsed() > START_LIMIT {
                 return Err("did not answer in time".to_owned());
             }
@@ -184,7 +184,8 @@ fn fill(client: &Client) -> Result<(), String> {
         );
         let status = client
             .post_json("/api/controller/models", &body)
-            .map_err(|e| format!("filling: {e}"))?;
+            .map_err(|e| format!("filling: {e}"))?
+            .status;
         if status != 200 {
             return Err(format!("filling: register answered {status}"));
         }
