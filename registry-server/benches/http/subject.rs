@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use registry_testkit::http::Client;
 use crate::wrk;
+use registry_testkit::http::Client;
 
 /// How many instances the "full" memory figure holds.
 const INSTANCES: usize = 10_000;
