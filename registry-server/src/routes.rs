@@ -196,7 +196,7 @@ fn instance_from_body(body: &AdmittedBody) -> Result<ValidInstance, AppError> {
     let body = &body.0;
     InstanceBody::parse(body)
         .and_then(InstanceBody::into_instance)
-        .map_err(|error| error.with_body(&body).into())
+        .map_err(|error| error.with_body(body).into())
 }
 
 /// DB-GPT records the instance's fields as the span's metadata, in their order; its
