@@ -44,8 +44,8 @@ pub use registry::{
 };
 pub use storage::{
     FieldValue, HealthCounts, InMemoryStorage, InstanceRecord, InstanceSettings, InstanceStorage,
-    MemorySlot, ModelCounts, ModelCountsPage, Page, QuerySpec, ResourceIdentifier, Storage,
-    StorageError, StorageItem,
+    MemorySlot, ModelCounts, ModelCountsPage, Page, QuerySpec, QueuedWrite, ResourceIdentifier,
+    Storage, StorageError, StorageItem, WriteReply, queued_write,
 };
 
 /// The README's example, compiled and run as a doc test so that it stays true.

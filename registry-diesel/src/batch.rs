@@ -1,23 +1,28 @@
 //! Group commit of registers and heartbeats, on every backend.
 //!
 //! On a database server every commit costs a log write, and on MySQL/MariaDB most of a
-//! heartbeat's time is its commit. So calls that arrive together are written together: a few
-//! callers at a time lead, each writing everything queued (up to [`MAX_BATCH`] instances) as
-//! one multi-row upsert, one statement and one commit; the other callers wait for their
-//! instance's result. A lone caller leads at once and writes its instance alone, so nothing
-//! waits for company. A leader whose own instance is written hands the lead to the oldest
-//! waiter, so no caller serves others for long.
+//! heartbeat's time is its commit; on SQLite every commit takes the one write lock and appends
+//! to the WAL. So calls that arrive together are written together. Each kind of upsert has its
+//! own queue and writer threads (one per connection it may use at once, at most two): a writer
+//! takes everything queued (up to [`MAX_BATCH`] instances) and writes it as one multi-row
+//! upsert, one statement and one commit. A lone call is written at once, so nothing waits for
+//! company; calls that arrive while a batch is written go together into the next.
+//!
+//! A caller either blocks until its instance is written ([`Batcher::submit`]) or hands the
+//! instance over and awaits it ([`Batcher::queue`]), which holds no thread while it waits.
 //!
 //! Each instance's write is still one atomic upsert keyed on `(model_name, host, port)`;
 //! rows go in key order, so concurrent batches lock rows in one order and cannot deadlock.
 //! If a batch fails for a reason other than the database being unavailable, its instances
-//! are written one by one, so one bad instance cannot fail another caller's call.
+//! are written one by one, so one bad instance cannot fail another caller's call. Dropping the
+//! batcher closes its queue; the writers write what is queued, then stop.
 
-use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
 
-use registry_core::{ModelInstance, StorageError};
+use crossbeam_channel::{Receiver, Sender};
+use registry_core::{StorageError, ValidInstance, WriteReply};
 
 use crate::time::Now;
 use crate::upsert::{OnExisting, Upsert, UpsertRow};
@@ -25,205 +30,171 @@ use crate::upsert::{OnExisting, Upsert, UpsertRow};
 /// The most instances one statement writes.
 pub(crate) const MAX_BATCH: usize = 32;
 
-/// One caller's instance and where its result goes.
-struct Slot {
-    instance: ModelInstance,
-    now: Now,
-    state: Mutex<State>,
-    ready: Condvar,
-}
-
-enum State {
-    /// In the queue; its caller waits.
-    Queued,
-    /// Its caller is a leader.
-    Leading,
-    /// Its caller was asked to lead.
-    Promoted,
-    /// Written, or failed; the result is taken once.
-    Done(Option<Result<(), StorageError>>),
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Every critical section here leaves the data consistent, so a poisoned lock is usable.
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-impl Slot {
-    fn finish(&self, result: Result<(), StorageError>) {
-        *lock(&self.state) = State::Done(Some(result));
-        self.ready.notify_one();
-    }
-
-    fn is_done(&self) -> bool {
-        matches!(*lock(&self.state), State::Done(_))
-    }
-
-    /// Asks a waiting caller to lead; false if its caller is not waiting.
-    fn promote(&self) -> bool {
-        let mut state = lock(&self.state);
-        if matches!(*state, State::Queued) {
-            *state = State::Promoted;
-            self.ready.notify_one();
-            return true;
-        }
-        false
-    }
-
-    /// Waits until the slot is written (its result) or its caller is asked to lead (`None`).
-    fn wait(&self, until_done: bool) -> Option<Result<(), StorageError>> {
-        let mut state = lock(&self.state);
-        loop {
-            match &mut *state {
-                State::Done(result) => {
-                    return Some(result.take().unwrap_or_else(|| {
-                        Err(StorageError::Backend("result taken twice".to_owned()))
-                    }));
-                }
-                State::Promoted if !until_done => {
-                    *state = State::Leading;
-                    return None;
-                }
-                _ => {
-                    state = self
-                        .ready
-                        .wait(state)
-                        .unwrap_or_else(PoisonError::into_inner)
-                }
-            }
-        }
-    }
-}
-
-struct Queue {
-    waiting: VecDeque<Arc<Slot>>,
-    leaders: usize,
-}
-
-/// Gathers one kind of upsert (registers or heartbeats) into group commits.
 /// Where a batch's upsert runs: the storage's pooled connections. A trait, so that the
 /// batcher knows how to group calls but not what a storage is made of.
-pub(crate) trait RunsUpserts {
+pub(crate) trait RunsUpserts: Send + Sync + 'static {
     /// Runs one (multi-row) upsert on a pooled connection.
     fn run_upsert(&self, upsert: &Upsert<'_>) -> Result<usize, StorageError>;
 }
 
+/// Where one call's result goes.
+enum Reply {
+    /// A caller blocked in [`Batcher::submit`].
+    Blocked(Sender<Result<(), StorageError>>),
+    /// A caller awaiting its instance back ([`Batcher::queue`]).
+    Queued(WriteReply),
+}
+
+/// One call: its instance, its time, and its reply.
+struct Job {
+    instance: ValidInstance,
+    now: Now,
+    reply: Reply,
+}
+
+impl Job {
+    fn finish(self, result: Result<(), StorageError>) {
+        match self.reply {
+            // A caller that stopped waiting needs no answer.
+            Reply::Blocked(sender) => drop(sender.send(result)),
+            Reply::Queued(reply) => reply.send(result.map(|()| self.instance)),
+        }
+    }
+}
+
+/// Gathers one kind of upsert (registers or heartbeats) into group commits.
 pub(crate) struct Batcher {
-    on_existing: OnExisting,
-    max_leaders: usize,
-    queue: Mutex<Queue>,
+    jobs: Option<Sender<Job>>,
+    writers: Vec<JoinHandle<()>>,
 }
 
 impl Batcher {
-    /// At most `max_leaders` statements of this kind run at once.
-    pub(crate) fn new(on_existing: OnExisting, max_leaders: usize) -> Self {
-        Self {
-            on_existing,
-            max_leaders: max_leaders.max(1),
-            queue: Mutex::new(Queue {
-                waiting: VecDeque::new(),
-                leaders: 0,
-            }),
+    /// Starts `writers` threads (at least one) writing this kind of upsert through `runner`.
+    pub(crate) fn start(
+        on_existing: OnExisting,
+        writers: usize,
+        runner: Arc<impl RunsUpserts>,
+    ) -> std::io::Result<Self> {
+        let (jobs, queue) = crossbeam_channel::unbounded();
+        let name = match on_existing {
+            OnExisting::Register => "sql-registers",
+            OnExisting::Heartbeat | OnExisting::Replace => "sql-heartbeats",
+        };
+        let mut batcher = Self {
+            jobs: Some(jobs),
+            writers: Vec::new(),
+        };
+        for _ in 0..writers.max(1) {
+            let queue = queue.clone();
+            let runner = Arc::clone(&runner);
+            let writer = std::thread::Builder::new()
+                .name(name.to_owned())
+                .spawn(move || write_batches(&queue, &*runner, on_existing))?;
+            batcher.writers.push(writer);
         }
+        Ok(batcher)
     }
 
-    /// Writes one instance, together with whatever other calls are queued.
-    pub(crate) fn submit(
-        &self,
-        storage: &impl RunsUpserts,
-        instance: &ModelInstance,
-        now: Now,
-    ) -> Result<(), StorageError> {
-        let slot = Arc::new(Slot {
+    /// Writes one instance, together with whatever other calls are queued, and waits for it.
+    pub(crate) fn submit(&self, instance: &ValidInstance, now: Now) -> Result<(), StorageError> {
+        let (sender, result) = crossbeam_channel::bounded(1);
+        self.send(Job {
             instance: instance.clone(),
             now,
-            state: Mutex::new(State::Queued),
-            ready: Condvar::new(),
+            reply: Reply::Blocked(sender),
         });
-        let lead = {
-            let mut queue = lock(&self.queue);
-            queue.waiting.push_back(Arc::clone(&slot));
-            if queue.leaders < self.max_leaders {
-                queue.leaders += 1;
-                *lock(&slot.state) = State::Leading;
-                true
-            } else {
-                false
-            }
+        result.recv().unwrap_or_else(|_| Err(writers_stopped()))
+    }
+
+    /// Queues one instance; `reply` gets it back once it is written.
+    pub(crate) fn queue(&self, instance: ValidInstance, now: Now, reply: WriteReply) {
+        self.send(Job {
+            instance,
+            now,
+            reply: Reply::Queued(reply),
+        });
+    }
+
+    fn send(&self, job: Job) {
+        let Some(jobs) = &self.jobs else {
+            return job.finish(Err(writers_stopped()));
         };
-        if !lead {
-            if let Some(result) = slot.wait(false) {
-                return result;
-            }
+        // The writers only stop once the queue is closed, which happens when the batcher is
+        // dropped; a send failing means they panicked outside a statement.
+        if let Err(crossbeam_channel::SendError(job)) = jobs.send(job) {
+            job.finish(Err(writers_stopped()));
         }
-        self.lead(storage, &slot)
     }
+}
 
-    fn lead(&self, storage: &impl RunsUpserts, own: &Slot) -> Result<(), StorageError> {
-        loop {
-            let batch: Vec<Arc<Slot>> = {
-                let mut queue = lock(&self.queue);
-                let take = queue.waiting.len().min(MAX_BATCH);
-                queue.waiting.drain(..take).collect()
-            };
-            if !batch.is_empty() {
-                self.flush(storage, &batch);
-            }
-            let mut queue = lock(&self.queue);
-            if queue.waiting.is_empty() {
-                queue.leaders -= 1;
-                break;
-            }
-            if own.is_done() {
-                // The waiting slots that are not other leaders' get a leader in our place;
-                // if there are none, those leaders write them.
-                if !queue.waiting.iter().any(|slot| slot.promote()) {
-                    queue.leaders -= 1;
-                }
-                break;
-            }
+impl Drop for Batcher {
+    fn drop(&mut self) {
+        // Closing the queue lets the writers write what is queued, then stop.
+        self.jobs = None;
+        for writer in self.writers.drain(..) {
+            let _ = writer.join();
         }
-        own.wait(true)
-            .unwrap_or_else(|| Err(StorageError::Backend("no result".to_owned())))
     }
+}
 
-    fn flush(&self, storage: &impl RunsUpserts, batch: &[Arc<Slot>]) {
-        let mut rows: Vec<UpsertRow<'_>> = batch
+fn writers_stopped() -> StorageError {
+    StorageError::Backend("the storage's group-commit writers stopped".to_owned())
+}
+
+/// A writer thread: takes what is queued, up to [`MAX_BATCH`], and writes it, until the queue
+/// is closed and empty.
+fn write_batches(queue: &Receiver<Job>, runner: &impl RunsUpserts, on_existing: OnExisting) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while let Ok(first) = queue.recv() {
+        batch.push(first);
+        batch.extend(queue.try_iter().take(MAX_BATCH - 1));
+        let results = flush(runner, &batch, on_existing);
+        for (job, result) in batch.drain(..).zip(results) {
+            job.finish(result);
+        }
+    }
+}
+
+/// Writes one batch; one result per job, in the batch's order.
+fn flush(
+    runner: &impl RunsUpserts,
+    batch: &[Job],
+    on_existing: OnExisting,
+) -> Vec<Result<(), StorageError>> {
+    let mut rows: Vec<UpsertRow<'_>> = batch
+        .iter()
+        .map(|job| UpsertRow::new(&job.instance, job.now))
+        .collect();
+    // Key order, one row per key (the last call's, which is no older): concurrent
+    // batches then lock rows in one order, and PostgreSQL never updates a row twice.
+    rows.sort_by(|a, b| a.key().cmp_key(&b.key()));
+    rows.dedup_by(|later, earlier| {
+        let same = later.key() == earlier.key();
+        if same {
+            std::mem::swap(later, earlier);
+        }
+        same
+    });
+    let upsert = Upsert::new(&rows, on_existing);
+    match run_guarded(runner, &upsert) {
+        Ok(_) => batch.iter().map(|_| Ok(())).collect(),
+        Err(error) if batch.len() > 1 && !error.is_retryable() => batch
             .iter()
-            .map(|slot| UpsertRow::new(&slot.instance, slot.now))
-            .collect();
-        // Key order, one row per key (the last call's, which is no older): concurrent
-        // batches then lock rows in one order, and PostgreSQL never updates a row twice.
-        rows.sort_by(|a, b| a.key().cmp_key(&b.key()));
-        rows.dedup_by(|later, earlier| {
-            let same = later.key() == earlier.key();
-            if same {
-                std::mem::swap(later, earlier);
-            }
-            same
-        });
-        let upsert = Upsert::new(&rows, self.on_existing);
-        // A panic in the driver must not leave the waiting callers waiting forever.
-        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| storage.run_upsert(&upsert)))
-            .unwrap_or_else(|_| {
-                Err(StorageError::Backend(
-                    "the database driver panicked".to_owned(),
-                ))
-            });
-        match outcome {
-            Ok(_) => batch.iter().for_each(|slot| slot.finish(Ok(()))),
-            Err(error) if batch.len() > 1 && !error.is_retryable() => {
-                for slot in batch {
-                    let row = [UpsertRow::new(&slot.instance, slot.now)];
-                    let single = Upsert::new(&row, self.on_existing);
-                    slot.finish(storage.run_upsert(&single).map(drop));
-                }
-            }
-            Err(error) => {
-                for slot in batch {
-                    slot.finish(Err(error.clone()));
-                }
-            }
-        }
+            .map(|job| {
+                let row = [UpsertRow::new(&job.instance, job.now)];
+                run_guarded(runner, &Upsert::new(&row, on_existing)).map(drop)
+            })
+            .collect(),
+        Err(error) => batch.iter().map(|_| Err(error.clone())).collect(),
     }
+}
+
+/// Runs an upsert; a panic in the driver becomes an error, so the writer and its waiting
+/// callers carry on.
+fn run_guarded(runner: &impl RunsUpserts, upsert: &Upsert<'_>) -> Result<usize, StorageError> {
+    std::panic::catch_unwind(AssertUnwindSafe(|| runner.run_upsert(upsert))).unwrap_or_else(|_| {
+        Err(StorageError::Backend(
+            "the database driver panicked".to_owned(),
+        ))
+    })
 }

@@ -9,8 +9,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use registry_core::{
-    HealthCounts, InstanceSettings, InstanceStorage, ModelCountsPage, ModelInstance,
-    ModelInstanceIdentifier, StorageError, ValidInstance,
+    HealthCounts, InstanceSettings, InstanceStorage, ModelCountsPage, ModelInstanceIdentifier,
+    QueuedWrite, StorageError, ValidInstance, queued_write,
 };
 
 use crate::entity::InstanceAdapter;
@@ -32,16 +32,16 @@ struct SettingsChange {
 }
 
 impl DieselStorage {
-    /// One register or heartbeat: through the group commit where there is one, else alone.
+    /// One register or heartbeat, through its group commit.
     fn upsert(
         &self,
-        instance: &ModelInstance,
+        instance: &ValidInstance,
         now: DateTime<Utc>,
         on_existing: OnExisting,
     ) -> Result<(), StorageError> {
         let now = self.now(now);
         if let Some(batcher) = self.batcher(on_existing) {
-            return batcher.submit(self, instance, now);
+            return batcher.submit(instance, now);
         }
         let rows = [UpsertRow::new(instance, now)];
         let upsert = Upsert::new(&rows, on_existing);
@@ -62,6 +62,19 @@ impl InstanceStorage for DieselStorage {
 
     fn heartbeat(&self, instance: &ValidInstance, now: DateTime<Utc>) -> Result<(), StorageError> {
         self.upsert(instance, now, OnExisting::Heartbeat)
+    }
+
+    fn queues_heartbeats(&self) -> bool {
+        true
+    }
+
+    fn queue_heartbeat(&self, instance: ValidInstance, now: DateTime<Utc>) -> QueuedWrite {
+        let (reply, write) = queued_write();
+        match self.batcher(OnExisting::Heartbeat) {
+            Some(batcher) => batcher.queue(instance, self.now(now), reply),
+            None => reply.send(self.heartbeat(&instance, now).map(|()| instance)),
+        }
+        write
     }
 
     fn deregister(&self, id: &ModelInstanceIdentifier, remove: bool) -> Result<(), StorageError> {

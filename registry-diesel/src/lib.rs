@@ -51,6 +51,7 @@ pub mod schema;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 mod session;
 mod skipped_rows;
+mod statements;
 mod storage;
 mod storage_url;
 mod time;

@@ -1,55 +1,42 @@
-//! [`DieselStorage`]: the pool, and how one statement runs on it (see `crate::item_storage`
-//! for registry-core's generic `Storage` over the table).
+//! [`DieselStorage`]: one database, its group commits, and the clock and zone its times are
+//! kept in (see `crate::statements` for how one statement runs, and `crate::item_storage` for
+//! registry-core's generic `Storage` over the table).
 
 use std::fmt;
-#[cfg(feature = "sqlite")]
 use std::sync::Arc;
 
 use chrono::Utc;
-use diesel::prelude::*;
 use diesel::result::Error as QueryError;
 use registry_core::StorageError;
 
 #[cfg(feature = "sqlite")]
 use crate::backend::is_sqlite_memory;
 use crate::backend::{Backend, redact_url, scrub};
-use crate::batch::{Batcher, RunsUpserts};
+use crate::batch::Batcher;
 #[cfg(feature = "sqlite")]
 use crate::checkpoint::Checkpointer;
 use crate::config::{PoolConfig, TimeSource};
 #[cfg(feature = "sqlite")]
 use crate::database_files::DatabaseFiles;
-use crate::error::{DieselError, is_connection_lost, is_retryable_conflict, query_error};
+use crate::error::DieselError;
 use crate::migrations;
-use crate::pool::{self, DbConn, Pool, dispatch};
+use crate::pool::{self, DbConn};
+use crate::statements::Statements;
 use crate::time::Now;
-use crate::upsert::{OnExisting, Upsert};
+use crate::upsert::OnExisting;
 use crate::zone::WallClockZone;
-
-/// How often a statement that lost a deadlock or serialization race is run again. Every
-/// statement here is a single atomic statement, so running it again is always safe.
-const CONFLICT_RETRIES: u32 = 5;
 
 /// The registry's SQL storage: a connection pool over one database.
 ///
 /// Cheap to share behind an `Arc`; every method takes a pooled connection for one statement.
+/// Registers and heartbeats are written by the storage's group-commit threads (see
+/// `crate::batch`), which stop, once their queue is written, when the storage is dropped.
 pub struct DieselStorage {
-    pool: Pool,
-    backend: Backend,
+    statements: Arc<Statements>,
     time_source: TimeSource,
     time_zone: WallClockZone,
-    url: String,
-    /// Group commit of registers and heartbeats, on the server backends.
+    /// Group commit of registers and heartbeats.
     batches: [Batcher; 2],
-    /// Shuts down the socket of a statement past its deadline, on the server backends.
-    #[cfg(any(feature = "postgres", feature = "mysql"))]
-    watchdog: Option<crate::deadline::Watchdog>,
-    /// How long one statement may take (see [`PoolConfig::statement_timeout`]).
-    #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
-    statement_timeout: std::time::Duration,
-    /// The SQLite file the storage opened, checked before each statement.
-    #[cfg(feature = "sqlite")]
-    files: Option<Arc<DatabaseFiles>>,
     /// Checkpoints a SQLite file's write-ahead log off the request path; stops when dropped.
     #[cfg(feature = "sqlite")]
     _checkpointer: Option<Checkpointer>,
@@ -58,10 +45,10 @@ pub struct DieselStorage {
 impl fmt::Debug for DieselStorage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DieselStorage")
-            .field("backend", &self.backend)
+            .field("backend", &self.statements.backend)
             .field("time_source", &self.time_source)
             .field("time_zone", &self.time_zone)
-            .field("url", &redact_url(&self.url))
+            .field("url", &redact_url(&self.statements.url))
             .finish_non_exhaustive()
     }
 }
@@ -73,52 +60,36 @@ impl DieselStorage {
     /// `url` is `sqlite://PATH` or a plain file path (`:memory:` for a private in-memory
     /// database), `postgres://…` or `postgresql://…`, or `mysql://…`.
     pub fn connect(url: &str, config: PoolConfig) -> Result<Self, DieselError> {
+        let unavailable = |reason: String| DieselError::Unavailable {
+            url: redact_url(url),
+            reason,
+        };
         let (pool, backend) = pool::build(url, &config)?;
-        // Gather concurrent registers and heartbeats into group commits: one multi-row
-        // upsert, one statement and one commit for what arrived together. On a server a
-        // commit's log write dominates a heartbeat; on SQLite every commit takes the one write
-        // lock and appends its pages to the WAL, so sixteen heartbeats in one commit cost
-        // little more than one (measured: about twice the heartbeats per second over HTTP).
-        // Fewer statements at once means bigger batches; more means one slow statement holds
-        // up fewer callers. Two of a kind at once measured best on PostgreSQL and MariaDB;
-        // SQLite's pool has one connection, so one.
-        let leaders = config.max_size.clamp(1, 2) as usize;
-        let batches = [
-            Batcher::new(OnExisting::Register, leaders),
-            Batcher::new(OnExisting::Heartbeat, leaders),
-        ];
         #[cfg(any(feature = "postgres", feature = "mysql"))]
         let watchdog = if backend == Backend::Sqlite {
             None
         } else {
-            let watchdog =
-                crate::deadline::Watchdog::start().map_err(|error| DieselError::Unavailable {
-                    url: redact_url(url),
-                    reason: format!("cannot start the statement deadline thread: {error}"),
-                })?;
+            let watchdog = crate::deadline::Watchdog::start().map_err(|error| {
+                unavailable(format!(
+                    "cannot start the statement deadline thread: {error}"
+                ))
+            })?;
             Some(watchdog)
         };
-        let storage = Self {
+        #[cfg_attr(not(feature = "sqlite"), allow(unused_mut))]
+        let mut statements = Statements {
             pool,
             backend,
+            url: url.to_owned(),
             #[cfg(any(feature = "postgres", feature = "mysql"))]
             watchdog,
             statement_timeout: config.statement_timeout,
-            time_source: config.time_source,
-            time_zone: config.time_zone,
-            url: url.to_owned(),
-            batches,
             #[cfg(feature = "sqlite")]
             files: None,
-            #[cfg(feature = "sqlite")]
-            _checkpointer: None,
         };
-        let mut conn = storage
+        let mut conn = statements
             .checkout()
-            .map_err(|error| DieselError::Unavailable {
-                url: redact_url(url),
-                reason: error.to_string(),
-            })?;
+            .map_err(|error| unavailable(error.to_string()))?;
         let applied =
             migrations::run_pending_in(&mut conn.db, config.time_zone).map_err(|error| {
                 DieselError::Migration {
@@ -131,31 +102,45 @@ impl DieselStorage {
         }
         drop(conn);
         #[cfg(feature = "sqlite")]
-        let storage = storage.with_checkpointer()?;
-        Ok(storage)
-    }
-
-    /// A SQLite file (WAL mode, set by its first connection) gets its checkpoint thread, and
-    /// its files are watched.
-    #[cfg(feature = "sqlite")]
-    fn with_checkpointer(mut self) -> Result<Self, DieselError> {
-        if self.backend == Backend::Sqlite && !is_sqlite_memory(&self.url) {
-            let files = DatabaseFiles::of_url(&self.url).map(Arc::new);
-            self.files.clone_from(&files);
-            let checkpointer = Checkpointer::start(&self.url, files).map_err(|error| {
-                DieselError::Unavailable {
-                    url: redact_url(&self.url),
-                    reason: scrub(&error.to_string(), &self.url),
-                }
-            })?;
-            self._checkpointer = Some(checkpointer);
-        }
-        Ok(self)
+        let checkpointer = if backend == Backend::Sqlite && !is_sqlite_memory(url) {
+            // A SQLite file (WAL mode, set by its first connection) gets its checkpoint
+            // thread, and its files are watched.
+            let files = DatabaseFiles::of_url(url).map(Arc::new);
+            statements.files.clone_from(&files);
+            let checkpointer = Checkpointer::start(url, files)
+                .map_err(|error| unavailable(scrub(&error.to_string(), url)))?;
+            Some(checkpointer)
+        } else {
+            None
+        };
+        let statements = Arc::new(statements);
+        // Gather concurrent registers and heartbeats into group commits: one multi-row
+        // upsert, one statement and one commit for what arrived together. On a server a
+        // commit's log write dominates a heartbeat; on SQLite every commit takes the one write
+        // lock and appends its pages to the WAL, so sixteen heartbeats in one commit cost
+        // little more than one. Fewer writers means bigger batches; more means one slow
+        // statement holds up fewer callers. Two of a kind measured best on PostgreSQL and
+        // MariaDB; SQLite's pool has one connection, so one.
+        let writers = config.max_size.clamp(1, 2) as usize;
+        let start = |on_existing| {
+            Batcher::start(on_existing, writers, Arc::clone(&statements)).map_err(|error| {
+                unavailable(format!("cannot start the group-commit threads: {error}"))
+            })
+        };
+        let batches = [start(OnExisting::Register)?, start(OnExisting::Heartbeat)?];
+        Ok(Self {
+            statements,
+            time_source: config.time_source,
+            time_zone: config.time_zone,
+            batches,
+            #[cfg(feature = "sqlite")]
+            _checkpointer: checkpointer,
+        })
     }
 
     /// Which backend the storage runs on.
     pub fn backend(&self) -> Backend {
-        self.backend
+        self.statements.backend
     }
 
     /// Whose clock stamps heartbeats and sets the expiry cutoff.
@@ -170,7 +155,7 @@ impl DieselStorage {
 
     /// The URL the storage connected to, password redacted.
     pub fn redacted_url(&self) -> String {
-        redact_url(&self.url)
+        redact_url(&self.statements.url)
     }
 
     /// The group commit for one kind of upsert (registers and heartbeats only).
@@ -193,97 +178,20 @@ impl DieselStorage {
         Now::database(self.time_zone, Utc::now())
     }
 
-    fn checkout(&self) -> Result<r2d2::PooledConnection<pool::Manager>, StorageError> {
-        self.pool.get().map_err(|error| {
-            StorageError::Unavailable(format!(
-                "no connection to `{}`: {}",
-                redact_url(&self.url),
-                scrub(&error.to_string(), &self.url)
-            ))
-        })
-    }
-
-    /// Runs one statement on a pooled connection, again if it lost a deadlock; a connection
-    /// that failed as if lost is dropped from the pool.
+    /// Runs one statement on a pooled connection (see [`Statements::run`]).
     pub(crate) fn run<R>(
         &self,
-        statement: impl FnMut(&mut DbConn) -> QueryResult<R>,
+        statement: impl FnMut(&mut DbConn) -> diesel::QueryResult<R>,
     ) -> Result<R, StorageError> {
-        self.run_mapped(statement, |_| None)
+        self.statements.run(statement)
     }
 
     /// As [`run`](Self::run), with `special` choosing the storage error for some failures.
     pub(crate) fn run_mapped<R>(
         &self,
-        mut statement: impl FnMut(&mut DbConn) -> QueryResult<R>,
+        statement: impl FnMut(&mut DbConn) -> diesel::QueryResult<R>,
         special: impl Fn(&QueryError) -> Option<StorageError>,
     ) -> Result<R, StorageError> {
-        #[cfg(feature = "sqlite")]
-        if let Some(files) = &self.files {
-            files.check()?;
-        }
-        let mut conn = self.checkout()?;
-        #[cfg(any(feature = "postgres", feature = "mysql"))]
-        let ticket = self
-            .watchdog
-            .as_ref()
-            .zip(conn.socket)
-            .map(|(watchdog, socket)| watchdog.arm(socket, self.statement_timeout));
-        let mut retries = 0;
-        let result = loop {
-            match statement(&mut conn.db) {
-                Ok(value) => break Ok(value),
-                Err(error) if is_retryable_conflict(&error) && retries < CONFLICT_RETRIES => {
-                    retries += 1;
-                }
-                Err(error) => break Err(error),
-            }
-        };
-        #[cfg(any(feature = "postgres", feature = "mysql"))]
-        if ticket.is_some_and(crate::deadline::Ticket::disarm) {
-            // The socket is shut down: whatever the statement returned, the connection is gone.
-            conn.broken = true;
-            if result.is_err() {
-                return Err(StorageError::Unavailable(format!(
-                    "`{}` did not answer within the statement timeout of {:?}",
-                    redact_url(&self.url),
-                    self.statement_timeout
-                )));
-            }
-        }
-        result.map_err(|error| {
-            if is_connection_lost(&error) {
-                conn.broken = true;
-            }
-            special(&error).unwrap_or_else(|| self.storage_error(&error))
-        })
-    }
-
-    pub(crate) fn storage_error(&self, error: &QueryError) -> StorageError {
-        query_error(error, scrub(&error.to_string(), &self.url))
-    }
-}
-
-impl RunsUpserts for DieselStorage {
-    fn run_upsert(&self, upsert: &Upsert<'_>) -> Result<usize, StorageError> {
-        self.run(|conn| dispatch!(conn, c => upsert.execute(c)))
-    }
-}
-
-#[cfg(feature = "sqlite")]
-impl Drop for DieselStorage {
-    fn drop(&mut self) {
-        // Closing a SQLite connection writes the mapped WAL index; with the index immutable
-        // that would kill the process. The connections are left open instead (the process is
-        // usually exiting), and the pool never closes connections on its own (see
-        // `pool::build`).
-        if self
-            .files
-            .as_ref()
-            .is_some_and(|files| !files.wal_index_writable())
-        {
-            tracing::warn!(url = %redact_url(&self.url), "database files are immutable; leaving their connections open");
-            std::mem::forget(self.pool.clone());
-        }
+        self.statements.run_mapped(statement, special)
     }
 }

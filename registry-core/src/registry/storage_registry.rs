@@ -265,11 +265,17 @@ impl<S: InstanceStorage + ?Sized + 'static> ModelRegistry for StorageModelRegist
         if coalescer.is_some_and(|coalescer| coalescer.may_skip(&instance, now)) {
             self.stats.coalesced.fetch_add(1, Ordering::Relaxed);
         } else {
-            let written = self
-                .call_with_instance(instance, move |storage, instance| {
+            let written = if self.storage.queues_heartbeats() {
+                self.storage
+                    .queue_heartbeat(instance, now)
+                    .written()
+                    .await?
+            } else {
+                self.call_with_instance(instance, move |storage, instance| {
                     storage.heartbeat(instance, now)
                 })
-                .await?;
+                .await?
+            };
             if let Some(coalescer) = coalescer {
                 coalescer.written(&written, now);
             }

@@ -10,11 +10,13 @@
 mod error;
 mod memory;
 mod query;
+mod queued;
 mod record;
 
 pub use error::StorageError;
 pub use memory::{InMemoryStorage, MemorySlot};
 pub use query::{FieldValue, Page, QuerySpec};
+pub use queued::{QueuedWrite, WriteReply, queued_write};
 pub use record::InstanceRecord;
 
 use std::fmt::Debug;
@@ -122,6 +124,19 @@ pub trait InstanceStorage: Storage<ModelInstance> {
     /// Marks the instance healthy with `last_heartbeat = now`; inserts it as
     /// [`register`](Self::register) does if it is unknown.
     fn heartbeat(&self, instance: &ValidInstance, now: DateTime<Utc>) -> Result<(), StorageError>;
+
+    /// Whether [`queue_heartbeat`](Self::queue_heartbeat) hands heartbeats to a writer thread
+    /// of the storage's own. The registry then awaits them instead of calling
+    /// [`heartbeat`](Self::heartbeat) on a blocking thread.
+    fn queues_heartbeats(&self) -> bool {
+        false
+    }
+
+    /// [`heartbeat`](Self::heartbeat), handed to the storage's writer thread; the instance
+    /// comes back once written. The default writes it at once, on the calling thread.
+    fn queue_heartbeat(&self, instance: ValidInstance, now: DateTime<Utc>) -> QueuedWrite {
+        QueuedWrite::done(self.heartbeat(&instance, now).map(|()| instance))
+    }
 
     /// Marks the instance unhealthy, or deletes it when `remove` is set. A missing instance is
     /// not an error.

@@ -1,0 +1,122 @@
+//! Heartbeats handed to the storage's group-commit writers and awaited, on every backend: each
+//! one lands and comes back, a refused one fails only its own write, and what is queued when
+//! the storage is dropped is still written.
+
+mod common;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use common::{TestDb, valid};
+use registry_core::{InstanceStorage, ModelInstance, QuerySpec, Storage, StorageError};
+use registry_diesel::{Backend, PoolConfig, TimeSource};
+
+const TASKS: u16 = 16;
+const INSTANCES: u16 = 100;
+
+fn start() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_750_000_000, 0).unwrap()
+}
+
+fn worker(port: u16) -> ModelInstance {
+    ModelInstance::new(format!("model-{}@llm", port % 7), "10.0.0.1", port)
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap()
+}
+
+backend_tests!(
+    every_queued_heartbeat_lands_and_comes_back,
+    a_refused_queued_heartbeat_fails_only_its_own_write,
+    heartbeats_queued_when_the_storage_is_dropped_are_written,
+);
+
+fn every_queued_heartbeat_lands_and_comes_back(db: &TestDb) {
+    let storage = Arc::new(db.storage_with(PoolConfig::default().with_max_size(4)));
+    assert!(storage.queues_heartbeats());
+    runtime().block_on(async {
+        let tasks: Vec<_> = (0..TASKS)
+            .map(|task| {
+                let storage = Arc::clone(&storage);
+                tokio::spawn(async move {
+                    for step in 0..INSTANCES {
+                        // Tasks start at different instances, so one batch can hold one key twice.
+                        let port = 1 + (step + task * 7) % INSTANCES;
+                        let sent = valid(&worker(port));
+                        let back = storage
+                            .queue_heartbeat(sent.clone(), start())
+                            .written()
+                            .await
+                            .unwrap();
+                        assert_eq!(back, sent);
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+    });
+    let healthy = QuerySpec::new().eq("healthy", true);
+    assert_eq!(storage.count(&healthy).unwrap(), u64::from(INSTANCES));
+    assert_eq!(
+        storage.count(&QuerySpec::new()).unwrap(),
+        u64::from(INSTANCES)
+    );
+}
+
+fn a_refused_queued_heartbeat_fails_only_its_own_write(db: &TestDb) {
+    let storage = Arc::new(db.storage_with(PoolConfig::default().with_max_size(4)));
+    // A valid instance the database refuses: its model name is longer than the column is
+    // narrowed to here (SQLite does not check lengths, so there it is written).
+    match db.backend {
+        Backend::Postgres => db.execute(
+            "ALTER TABLE dbgpt_cluster_registry_instance ALTER COLUMN model_name TYPE varchar(64)",
+        ),
+        Backend::Mysql => db.execute(
+            "ALTER TABLE dbgpt_cluster_registry_instance MODIFY model_name varchar(64) \
+             CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL",
+        ),
+        _ => {}
+    }
+    let bad = valid(&ModelInstance::new("m".repeat(100), "10.0.0.1", 1));
+    let results = runtime().block_on(async {
+        // Queued together, so the refused one shares a batch with good ones.
+        let mut writes = vec![storage.queue_heartbeat(bad.clone(), start())];
+        writes.extend((2..=40).map(|port| storage.queue_heartbeat(valid(&worker(port)), start())));
+        let mut results = Vec::new();
+        for write in writes {
+            results.push(write.written().await);
+        }
+        results
+    });
+    let (refused, written) = results.split_first().unwrap();
+    if db.backend != Backend::Sqlite {
+        assert!(matches!(refused, Err(StorageError::Data(_))), "{refused:?}");
+    }
+    assert!(written.iter().all(Result::is_ok), "{written:?}");
+    let good = QuerySpec::new().eq("host", "10.0.0.1").eq("healthy", true);
+    let stored = storage.query(&good).unwrap();
+    assert_eq!(stored.iter().filter(|i| i.port > 1).count(), 39);
+}
+
+fn heartbeats_queued_when_the_storage_is_dropped_are_written(db: &TestDb) {
+    let storage = db.storage_with(PoolConfig::default().with_time_source(TimeSource::Caller));
+    let writes: Vec<_> = (1..=INSTANCES)
+        .map(|port| storage.queue_heartbeat(valid(&worker(port)), start()))
+        .collect();
+    // Dropping waits for the writers to write what is queued.
+    drop(storage);
+    runtime().block_on(async {
+        for write in writes {
+            write.written().await.unwrap();
+        }
+    });
+    let reopened = db.storage();
+    let healthy = QuerySpec::new().eq("healthy", true);
+    assert_eq!(reopened.count(&healthy).unwrap(), u64::from(INSTANCES));
+}
