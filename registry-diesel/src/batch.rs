@@ -10,6 +10,7 @@
 //!
 //! A caller either blocks until its instance is written ([`Batcher::submit`]) or hands the
 //! instance over and awaits it ([`Batcher::queue`]), which holds no thread while it waits.
+//! The queue is bounded ([`MAX_QUEUED`]); a write whose caller stopped waiting is skipped.
 //!
 //! Each instance's write is still one atomic upsert keyed on `(model_name, host, port)`;
 //! rows go in key order, so concurrent batches lock rows in one order and cannot deadlock.
@@ -21,7 +22,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::{Receiver, Sender, TrySendError};
 use registry_core::{StorageError, ValidInstance, WriteReply};
 
 use crate::time::Now;
@@ -29,6 +30,11 @@ use crate::upsert::{OnExisting, Upsert, UpsertRow};
 
 /// The most instances one statement writes.
 pub(crate) const MAX_BATCH: usize = 32;
+
+/// The most calls one kind may have queued. While the database stalls, callers time out and
+/// retry; past this many, a call fails at once as `Unavailable` instead of queueing, so a
+/// stall cannot grow the queue without bound.
+pub const MAX_QUEUED: usize = 4096;
 
 /// Where a batch's upsert runs: the storage's pooled connections. A trait, so that the
 /// batcher knows how to group calls but not what a storage is made of.
@@ -53,6 +59,15 @@ struct Job {
 }
 
 impl Job {
+    /// Whether the caller stopped waiting: its write was never acknowledged and need not be
+    /// made (after a stall, the queue then holds no stale writes to catch up on).
+    fn is_abandoned(&self) -> bool {
+        match &self.reply {
+            Reply::Blocked(_) => false,
+            Reply::Queued(reply) => reply.is_abandoned(),
+        }
+    }
+
     fn finish(self, result: Result<(), StorageError>) {
         match self.reply {
             // A caller that stopped waiting needs no answer.
@@ -75,7 +90,7 @@ impl Batcher {
         writers: usize,
         runner: Arc<impl RunsUpserts>,
     ) -> std::io::Result<Self> {
-        let (jobs, queue) = crossbeam_channel::unbounded();
+        let (jobs, queue) = crossbeam_channel::bounded(MAX_QUEUED);
         let name = match on_existing {
             OnExisting::Register => "sql-registers",
             OnExisting::Heartbeat | OnExisting::Replace => "sql-heartbeats",
@@ -119,10 +134,14 @@ impl Batcher {
         let Some(jobs) = &self.jobs else {
             return job.finish(Err(writers_stopped()));
         };
-        // The writers only stop once the queue is closed, which happens when the batcher is
-        // dropped; a send failing means they panicked outside a statement.
-        if let Err(crossbeam_channel::SendError(job)) = jobs.send(job) {
-            job.finish(Err(writers_stopped()));
+        match jobs.try_send(job) {
+            Ok(()) => {}
+            Err(TrySendError::Full(job)) => job.finish(Err(StorageError::Unavailable(format!(
+                "{MAX_QUEUED} writes are already waiting for the database"
+            )))),
+            // The writers only stop once the queue is closed, which happens when the batcher
+            // is dropped; a send failing otherwise means they panicked outside a statement.
+            Err(TrySendError::Disconnected(job)) => job.finish(Err(writers_stopped())),
         }
     }
 }
@@ -148,6 +167,10 @@ fn write_batches(queue: &Receiver<Job>, runner: &impl RunsUpserts, on_existing: 
     while let Ok(first) = queue.recv() {
         batch.push(first);
         batch.extend(queue.try_iter().take(MAX_BATCH - 1));
+        batch.retain(|job| !job.is_abandoned());
+        if batch.is_empty() {
+            continue;
+        }
         let results = flush(runner, &batch, on_existing);
         for (job, result) in batch.drain(..).zip(results) {
             job.finish(result);

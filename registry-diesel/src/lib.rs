@@ -59,6 +59,7 @@ mod upsert;
 mod zone;
 
 pub use backend::{Backend, UnsupportedUrl, redact_url};
+pub use batch::MAX_QUEUED as MAX_QUEUED_WRITES;
 pub use config::{PoolConfig, TimeSource};
 pub use entity::{IdentifierQuery, InstanceAdapter, InstanceEntity, InstanceRecord};
 pub use error::DieselError;

@@ -120,8 +120,8 @@ impl DieselStorage {
         // lock and appends its pages to the WAL, so sixteen heartbeats in one commit cost
         // little more than one. Fewer writers means bigger batches; more means one slow
         // statement holds up fewer callers. Two of a kind measured best on PostgreSQL and
-        // MariaDB; SQLite's pool has one connection, so one.
-        let writers = config.max_size.clamp(1, 2) as usize;
+        // MariaDB; a SQLite file's pool usually has one connection, so one.
+        let writers = statements.pool.max_size().clamp(1, 2) as usize;
         let start = |on_existing| {
             Batcher::start(on_existing, writers, Arc::clone(&statements)).map_err(|error| {
                 unavailable(format!("cannot start the group-commit threads: {error}"))

@@ -1,6 +1,8 @@
 //! Heartbeats handed to the storage's group-commit writers and awaited, on every backend: each
 //! one lands and comes back, a refused one fails only its own write, and what is queued when
-//! the storage is dropped is still written.
+//! the storage is dropped is still written. On SQLite, with the write lock held by another
+//! connection: the queue stops at its bound, and writes whose callers stopped waiting are
+//! skipped.
 
 mod common;
 
@@ -9,7 +11,10 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use common::{TestDb, valid};
 use registry_core::{InstanceStorage, ModelInstance, QuerySpec, Storage, StorageError};
-use registry_diesel::{Backend, PoolConfig, TimeSource};
+use registry_diesel::{Backend, DieselStorage, MAX_QUEUED_WRITES, PoolConfig, TimeSource};
+
+/// The most instances one statement writes (the storage's group-commit batch).
+const MAX_BATCH: usize = 32;
 
 const TASKS: u16 = 16;
 const INSTANCES: u16 = 100;
@@ -119,4 +124,69 @@ fn heartbeats_queued_when_the_storage_is_dropped_are_written(db: &TestDb) {
     let reopened = db.storage();
     let healthy = QuerySpec::new().eq("healthy", true);
     assert_eq!(reopened.count(&healthy).unwrap(), u64::from(INSTANCES));
+}
+
+/// A storage whose one writer (one connection, as a server opens a SQLite file) is stuck
+/// behind another connection's write lock, which the returned connection holds until it
+/// commits. The storage waits for the lock (its statement timeout is far longer than the
+/// test), so nothing here waits out a timeout.
+#[cfg(feature = "sqlite")]
+fn stalled_sqlite(db: &TestDb) -> (DieselStorage, common::RawConn) {
+    let storage = db.storage_with(
+        PoolConfig::default()
+            .with_max_size(1)
+            .with_statement_timeout(std::time::Duration::from_secs(600)),
+    );
+    let mut lock = db.raw();
+    lock.execute("BEGIN IMMEDIATE").unwrap();
+    (storage, lock)
+}
+
+#[cfg(feature = "sqlite")]
+#[test]
+fn a_stalled_database_fills_the_queue_to_its_bound_then_refuses_at_once() {
+    let Some(db) = TestDb::new(Backend::Sqlite) else {
+        return;
+    };
+    let (storage, mut lock) = stalled_sqlite(&db);
+    // The writer holds at most one batch; the queue holds the rest up to its bound.
+    let sent = MAX_QUEUED_WRITES + MAX_BATCH + 100;
+    let writes: Vec<_> = (0..sent)
+        .map(|n| storage.queue_heartbeat(valid(&worker(1 + (n % 60_000) as u16)), start()))
+        .collect();
+    let runtime = runtime();
+    // The refused ones are answered while the lock is still held.
+    let (refused, queued): (Vec<_>, Vec<_>) =
+        writes.into_iter().partition(|write| write.is_answered());
+    assert!(refused.len() >= 100, "{} refused", refused.len());
+    for write in refused {
+        let error = runtime.block_on(write.written()).unwrap_err();
+        assert!(matches!(error, StorageError::Unavailable(_)), "{error:?}");
+    }
+    lock.execute("COMMIT").unwrap();
+    for write in queued {
+        runtime.block_on(write.written()).unwrap();
+    }
+}
+
+#[cfg(feature = "sqlite")]
+#[test]
+fn writes_whose_callers_stopped_waiting_are_skipped() {
+    let Some(db) = TestDb::new(Backend::Sqlite) else {
+        return;
+    };
+    let (storage, mut lock) = stalled_sqlite(&db);
+    let kept = storage.queue_heartbeat(valid(&worker(1)), start());
+    for port in 2..=101 {
+        drop(storage.queue_heartbeat(valid(&worker(port)), start()));
+    }
+    lock.execute("COMMIT").unwrap();
+    runtime().block_on(kept.written()).unwrap();
+    drop(storage);
+    // Only those the writer had already taken with the first, at most one batch, are written.
+    let written = db.storage().count(&QuerySpec::new()).unwrap();
+    assert!(
+        (1..=MAX_BATCH as u64).contains(&written),
+        "{written} written"
+    );
 }

@@ -32,6 +32,12 @@ pub fn queued_write() -> (WriteReply, QueuedWrite) {
 }
 
 impl WriteReply {
+    /// Whether the caller stopped waiting (its request was cancelled or timed out): its write
+    /// was never acknowledged, so a storage may skip it.
+    pub fn is_abandoned(&self) -> bool {
+        self.sender.is_closed()
+    }
+
     /// Sends the result: the instance back once it is written, or why it was not.
     pub fn send(self, result: Result<ValidInstance, StorageError>) {
         // A caller that stopped waiting (its request was cancelled) needs no answer.
@@ -45,6 +51,11 @@ impl QueuedWrite {
         let (reply, write) = queued_write();
         reply.send(result);
         write
+    }
+
+    /// Whether the result has arrived, so that [`written`](Self::written) returns at once.
+    pub fn is_answered(&self) -> bool {
+        !self.receiver.is_empty()
     }
 
     /// Waits for the write; the instance comes back once it is written.
