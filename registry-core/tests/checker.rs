@@ -2,6 +2,8 @@
 //! storage, and stops cleanly. Tokio's paused clock and a manual registry clock stand in for
 //! real time, so nothing here waits for a real timeout.
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -9,8 +11,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use registry_core::{
     InMemoryStorage, InstanceStorage, ManualClock, ModelInstance, ModelInstanceIdentifier,
-    ModelRegistry, QuerySpec, RegistryConfig, Storage, StorageError, StorageModelRegistry,
-    ValidInstance,
+    ModelRegistry, RegistryConfig, StorageError, StorageModelRegistry, ValidInstance,
 };
 
 /// An in-memory storage whose sweeps fail while `failures_left` is above zero, as a database
@@ -22,32 +23,7 @@ struct FlakyStorage {
     sweeps_attempted: AtomicU32,
 }
 
-impl Storage<ModelInstance> for FlakyStorage {
-    fn save(&self, item: &ModelInstance) -> Result<(), StorageError> {
-        self.inner.save(item)
-    }
-    fn update(&self, item: &ModelInstance) -> Result<(), StorageError> {
-        self.inner.update(item)
-    }
-    fn save_or_update(&self, item: &ModelInstance) -> Result<(), StorageError> {
-        self.inner.save_or_update(item)
-    }
-    fn load(&self, id: &ModelInstanceIdentifier) -> Result<Option<ModelInstance>, StorageError> {
-        self.inner.load(id)
-    }
-    fn delete(&self, id: &ModelInstanceIdentifier) -> Result<(), StorageError> {
-        self.inner.delete(id)
-    }
-    fn query(&self, spec: &QuerySpec) -> Result<Vec<ModelInstance>, StorageError> {
-        self.inner.query(spec)
-    }
-    fn count(&self, spec: &QuerySpec) -> Result<u64, StorageError> {
-        self.inner.count(spec)
-    }
-    fn is_blocking(&self) -> bool {
-        false
-    }
-}
+forward_storage!(FlakyStorage => inner, fn is_blocking(&self) -> bool { false });
 
 impl InstanceStorage for FlakyStorage {
     fn register(&self, instance: &ValidInstance, now: DateTime<Utc>) -> Result<(), StorageError> {

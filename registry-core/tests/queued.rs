@@ -2,15 +2,17 @@
 //! awaits them instead of calling the blocking `heartbeat`, gets the writer's errors as storage
 //! errors, survives a writer that never answers, and coalesces after a queued write.
 
+mod common;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use registry_core::{
-    InMemoryStorage, InstanceStorage, ModelInstance, ModelInstanceIdentifier, ModelRegistry,
-    QuerySpec, QueuedWrite, RegistryConfig, RegistryError, Storage, StorageError,
-    StorageModelRegistry, ValidInstance, WriteReply, queued_write,
+    BlockingCalls, InMemoryStorage, InstanceStorage, ModelInstance, ModelInstanceIdentifier,
+    ModelRegistry, QueuedWrite, RegistryConfig, RegistryError, StorageError, StorageModelRegistry,
+    ValidInstance, WriteReply, queued_write,
 };
 
 /// What the writer thread does with the next heartbeat.
@@ -67,29 +69,7 @@ impl ThreadedStorage {
     }
 }
 
-impl Storage<ModelInstance> for ThreadedStorage {
-    fn save(&self, item: &ModelInstance) -> Result<(), StorageError> {
-        self.inner.save(item)
-    }
-    fn update(&self, item: &ModelInstance) -> Result<(), StorageError> {
-        self.inner.update(item)
-    }
-    fn save_or_update(&self, item: &ModelInstance) -> Result<(), StorageError> {
-        self.inner.save_or_update(item)
-    }
-    fn load(&self, id: &ModelInstanceIdentifier) -> Result<Option<ModelInstance>, StorageError> {
-        self.inner.load(id)
-    }
-    fn delete(&self, id: &ModelInstanceIdentifier) -> Result<(), StorageError> {
-        self.inner.delete(id)
-    }
-    fn query(&self, spec: &QuerySpec) -> Result<Vec<ModelInstance>, StorageError> {
-        self.inner.query(spec)
-    }
-    fn count(&self, spec: &QuerySpec) -> Result<u64, StorageError> {
-        self.inner.count(spec)
-    }
-}
+forward_storage!(ThreadedStorage => inner);
 
 impl InstanceStorage for ThreadedStorage {
     fn register(&self, instance: &ValidInstance, now: DateTime<Utc>) -> Result<(), StorageError> {
@@ -179,4 +159,22 @@ async fn a_queued_heartbeat_starts_the_coalescing_window() {
     registry.send_heartbeat(instance(1)).await.unwrap();
     assert_eq!(storage.queued.load(Ordering::SeqCst), 1);
     assert_eq!(registry.stats().heartbeats_coalesced, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_place_heartbeats_are_written_in_place_not_queued() {
+    let storage = ThreadedStorage::start();
+    let config = RegistryConfig::default().with_blocking_calls(BlockingCalls::InPlace);
+    let registry = StorageModelRegistry::with_config(Arc::clone(&storage), config);
+    registry.send_heartbeat(instance(1)).await.unwrap();
+    assert_eq!(storage.queued.load(Ordering::SeqCst), 0);
+    assert_eq!(storage.blocking_heartbeats.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        registry
+            .get_all_instances("glm-4@llm", true)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }

@@ -8,7 +8,8 @@
 //! upsert, one statement and one commit. A lone call is written at once, so nothing waits for
 //! company; calls that arrive while a batch is written go together into the next.
 //!
-//! A caller either blocks until its instance is written ([`Batcher::submit`]) or hands the
+//! A caller either blocks until its instance is written ([`Batcher::submit`]; when no
+//! statement of its kind is running, it writes on its own thread at once) or hands the
 //! instance over and awaits it ([`Batcher::queue`]), which holds no thread while it waits.
 //! The queue is bounded ([`MAX_QUEUED`]); a write whose caller stopped waiting is skipped.
 //!
@@ -77,9 +78,38 @@ impl Job {
     }
 }
 
+/// What the writer threads and the callers who write on their own thread share.
+struct Shared {
+    queue: Receiver<Job>,
+    /// One token for each statement of this kind that may run at once; whoever writes holds
+    /// one, so a thread that writes at once never adds a statement beyond the writers'.
+    free: Receiver<()>,
+    returned: Sender<()>,
+    runner: Arc<dyn RunsUpserts>,
+    on_existing: OnExisting,
+}
+
+impl Shared {
+    /// Writes `batch` and whatever is queued, up to [`MAX_BATCH`], as one statement; the
+    /// caller holds a token.
+    fn write(&self, batch: &mut Vec<Job>) {
+        let room = MAX_BATCH.saturating_sub(batch.len());
+        batch.extend(self.queue.try_iter().take(room));
+        batch.retain(|job| !job.is_abandoned());
+        if batch.is_empty() {
+            return;
+        }
+        let results = flush(&*self.runner, batch, self.on_existing);
+        for (job, result) in batch.drain(..).zip(results) {
+            job.finish(result);
+        }
+    }
+}
+
 /// Gathers one kind of upsert (registers or heartbeats) into group commits.
 pub(crate) struct Batcher {
     jobs: Option<Sender<Job>>,
+    shared: Arc<Shared>,
     writers: Vec<JoinHandle<()>>,
 }
 
@@ -88,36 +118,56 @@ impl Batcher {
     pub(crate) fn start(
         on_existing: OnExisting,
         writers: usize,
-        runner: Arc<impl RunsUpserts>,
+        runner: Arc<dyn RunsUpserts>,
     ) -> std::io::Result<Self> {
+        let writers = writers.max(1);
         let (jobs, queue) = crossbeam_channel::bounded(MAX_QUEUED);
+        let (returned, free) = crossbeam_channel::bounded(writers);
+        for _ in 0..writers {
+            let _ = returned.send(());
+        }
+        let shared = Arc::new(Shared {
+            queue,
+            free,
+            returned,
+            runner,
+            on_existing,
+        });
         let name = match on_existing {
             OnExisting::Register => "sql-registers",
             OnExisting::Heartbeat | OnExisting::Replace => "sql-heartbeats",
         };
         let mut batcher = Self {
             jobs: Some(jobs),
+            shared,
             writers: Vec::new(),
         };
-        for _ in 0..writers.max(1) {
-            let queue = queue.clone();
-            let runner = Arc::clone(&runner);
+        for _ in 0..writers {
+            let shared = Arc::clone(&batcher.shared);
             let writer = std::thread::Builder::new()
                 .name(name.to_owned())
-                .spawn(move || write_batches(&queue, &*runner, on_existing))?;
+                .spawn(move || write_batches(&shared))?;
             batcher.writers.push(writer);
         }
         Ok(batcher)
     }
 
     /// Writes one instance, together with whatever other calls are queued, and waits for it.
+    /// When no statement of this kind is running, the calling thread writes at once, sparing
+    /// a lone caller two thread switches; otherwise the call queues for the writers.
     pub(crate) fn submit(&self, instance: &ValidInstance, now: Now) -> Result<(), StorageError> {
         let (sender, result) = crossbeam_channel::bounded(1);
-        self.send(Job {
+        let job = Job {
             instance: instance.clone(),
             now,
             reply: Reply::Blocked(sender),
-        });
+        };
+        if self.jobs.is_some() && self.shared.free.try_recv().is_ok() {
+            self.shared.write(&mut vec![job]);
+            let _ = self.shared.returned.send(());
+        } else {
+            self.send(job);
+        }
         result.recv().unwrap_or_else(|_| Err(writers_stopped()))
     }
 
@@ -160,27 +210,24 @@ fn writers_stopped() -> StorageError {
     StorageError::Backend("the storage's group-commit writers stopped".to_owned())
 }
 
-/// A writer thread: takes what is queued, up to [`MAX_BATCH`], and writes it, until the queue
-/// is closed and empty.
-fn write_batches(queue: &Receiver<Job>, runner: &impl RunsUpserts, on_existing: OnExisting) {
+/// A writer thread: waits for a call, then for a token, and writes the call with whatever
+/// else is queued; until the queue is closed and empty.
+fn write_batches(shared: &Shared) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    while let Ok(first) = queue.recv() {
+    while let Ok(first) = shared.queue.recv() {
+        // `shared` holds a sender of the tokens, so this never fails.
+        let Ok(()) = shared.free.recv() else {
+            return first.finish(Err(writers_stopped()));
+        };
         batch.push(first);
-        batch.extend(queue.try_iter().take(MAX_BATCH - 1));
-        batch.retain(|job| !job.is_abandoned());
-        if batch.is_empty() {
-            continue;
-        }
-        let results = flush(runner, &batch, on_existing);
-        for (job, result) in batch.drain(..).zip(results) {
-            job.finish(result);
-        }
+        shared.write(&mut batch);
+        let _ = shared.returned.send(());
     }
 }
 
 /// Writes one batch; one result per job, in the batch's order.
 fn flush(
-    runner: &impl RunsUpserts,
+    runner: &dyn RunsUpserts,
     batch: &[Job],
     on_existing: OnExisting,
 ) -> Vec<Result<(), StorageError>> {
@@ -214,7 +261,7 @@ fn flush(
 
 /// Runs an upsert; a panic in the driver becomes an error, so the writer and its waiting
 /// callers carry on.
-fn run_guarded(runner: &impl RunsUpserts, upsert: &Upsert<'_>) -> Result<usize, StorageError> {
+fn run_guarded(runner: &dyn RunsUpserts, upsert: &Upsert<'_>) -> Result<usize, StorageError> {
     std::panic::catch_unwind(AssertUnwindSafe(|| runner.run_upsert(upsert))).unwrap_or_else(|_| {
         Err(StorageError::Backend(
             "the database driver panicked".to_owned(),

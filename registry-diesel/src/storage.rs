@@ -12,7 +12,7 @@ use registry_core::StorageError;
 #[cfg(feature = "sqlite")]
 use crate::backend::is_sqlite_memory;
 use crate::backend::{Backend, redact_url, scrub};
-use crate::batch::Batcher;
+use crate::batch::{Batcher, RunsUpserts};
 #[cfg(feature = "sqlite")]
 use crate::checkpoint::Checkpointer;
 use crate::config::{PoolConfig, TimeSource};
@@ -123,9 +123,12 @@ impl DieselStorage {
         // MariaDB; a SQLite file's pool usually has one connection, so one.
         let writers = statements.pool.max_size().clamp(1, 2) as usize;
         let start = |on_existing| {
-            Batcher::start(on_existing, writers, Arc::clone(&statements)).map_err(|error| {
-                unavailable(format!("cannot start the group-commit threads: {error}"))
-            })
+            Batcher::start(
+                on_existing,
+                writers,
+                Arc::clone(&statements) as Arc<dyn RunsUpserts>,
+            )
+            .map_err(|error| unavailable(format!("cannot start the group-commit threads: {error}")))
         };
         let batches = [start(OnExisting::Register)?, start(OnExisting::Heartbeat)?];
         Ok(Self {

@@ -8,22 +8,14 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use common::{TestDb, valid};
+use chrono::Utc;
+use common::{TestDb, start, valid, worker};
 use registry_core::{InstanceStorage, ModelInstance, QuerySpec, Storage, StorageError};
 use registry_diesel::Backend;
 use registry_diesel::{PoolConfig, TimeSource, WallClockZone};
 
 const THREADS: usize = 16;
 const INSTANCES: u16 = 100;
-
-fn start() -> DateTime<Utc> {
-    DateTime::from_timestamp(1_750_000_000, 0).unwrap()
-}
-
-fn worker(port: u16) -> ModelInstance {
-    ModelInstance::new(format!("model-{}@llm", port % 7), "10.0.0.1", port)
-}
 
 backend_tests!(
     sixteen_threads_of_first_heartbeats_leave_one_healthy_row_each,

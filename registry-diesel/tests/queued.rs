@@ -8,8 +8,7 @@ mod common;
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
-use common::{TestDb, valid};
+use common::{TestDb, start, valid, worker};
 use registry_core::{InstanceStorage, ModelInstance, QuerySpec, Storage, StorageError};
 use registry_diesel::{Backend, DieselStorage, MAX_QUEUED_WRITES, PoolConfig, TimeSource};
 
@@ -18,14 +17,6 @@ const MAX_BATCH: usize = 32;
 
 const TASKS: u16 = 16;
 const INSTANCES: u16 = 100;
-
-fn start() -> DateTime<Utc> {
-    DateTime::from_timestamp(1_750_000_000, 0).unwrap()
-}
-
-fn worker(port: u16) -> ModelInstance {
-    ModelInstance::new(format!("model-{}@llm", port % 7), "10.0.0.1", port)
-}
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()

@@ -29,14 +29,19 @@ pub struct RegistryConfig {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum BlockingCalls {
-    /// On tokio's blocking thread pool (the default). Best when many calls run at once, as in
-    /// a server: measured over HTTP on SQLite, about twice the throughput of `InPlace`.
+    /// On tokio's blocking thread pool (the default), except heartbeats to a storage that
+    /// queues them ([`InstanceStorage::queues_heartbeats`]), which are handed over and awaited.
+    /// Best when many calls run at once, as in a server: measured over HTTP on SQLite, about
+    /// twice the throughput of `InPlace`.
+    ///
+    /// [`InstanceStorage::queues_heartbeats`]: crate::InstanceStorage::queues_heartbeats
     #[default]
     Pool,
     /// On the calling worker thread through `block_in_place`, which hands the worker's other
     /// tasks to a fresh worker; on a current-thread runtime, the pool is used instead. It saves
     /// the hand-off to another thread: best for one caller at a time, such as a registry
     /// embedded in a worker process (measured on SQLite with one caller: 3 to 4 times faster).
+    /// Heartbeats too are written in place, not queued.
     InPlace,
 }
 

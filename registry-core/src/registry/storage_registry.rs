@@ -265,7 +265,9 @@ impl<S: InstanceStorage + ?Sized + 'static> ModelRegistry for StorageModelRegist
         if coalescer.is_some_and(|coalescer| coalescer.may_skip(&instance, now)) {
             self.stats.coalesced.fetch_add(1, Ordering::Relaxed);
         } else {
-            let written = if self.storage.queues_heartbeats() {
+            let queue = self.storage.queues_heartbeats()
+                && self.config.blocking_calls != BlockingCalls::InPlace;
+            let written = if queue {
                 self.storage
                     .queue_heartbeat(instance, now)
                     .written()

@@ -229,3 +229,13 @@ fn kit_backend(backend: Backend) -> KitBackend {
 pub fn valid(instance: &registry_core::ModelInstance) -> registry_core::ValidInstance {
     registry_core::ValidInstance::new(instance.clone()).expect("a valid instance")
 }
+
+/// The instant the concurrency tests start from.
+pub fn start() -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp(1_750_000_000, 0).unwrap()
+}
+
+/// A worker of one of seven models, told apart by its port.
+pub fn worker(port: u16) -> registry_core::ModelInstance {
+    registry_core::ModelInstance::new(format!("model-{}@llm", port % 7), "10.0.0.1", port)
+}
