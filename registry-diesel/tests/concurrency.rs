@@ -178,16 +178,7 @@ fn a_bad_instance_fails_only_its_own_call(db: &TestDb) {
     // A valid instance this database refuses: its model name is longer than the test narrows
     // the column to (SQLite does not check lengths). Every instance a registry passes is valid,
     // so a refusal like this comes from the database alone.
-    match db.backend {
-        Backend::Postgres => db.execute(
-            "ALTER TABLE dbgpt_cluster_registry_instance ALTER COLUMN model_name TYPE varchar(64)",
-        ),
-        Backend::Mysql => db.execute(
-            "ALTER TABLE dbgpt_cluster_registry_instance MODIFY model_name varchar(64) \
-             CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL",
-        ),
-        _ => {}
-    }
+    db.narrow_model_names();
     let bad = ModelInstance::new("m".repeat(100), "10.0.0.1", 1);
     let barrier = Arc::new(Barrier::new(THREADS));
     let threads: Vec<_> = (0..THREADS)

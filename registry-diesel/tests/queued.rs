@@ -69,16 +69,7 @@ fn a_refused_queued_heartbeat_fails_only_its_own_write(db: &TestDb) {
     let storage = Arc::new(db.storage_with(PoolConfig::default().with_max_size(4)));
     // A valid instance the database refuses: its model name is longer than the column is
     // narrowed to here (SQLite does not check lengths, so there it is written).
-    match db.backend {
-        Backend::Postgres => db.execute(
-            "ALTER TABLE dbgpt_cluster_registry_instance ALTER COLUMN model_name TYPE varchar(64)",
-        ),
-        Backend::Mysql => db.execute(
-            "ALTER TABLE dbgpt_cluster_registry_instance MODIFY model_name varchar(64) \
-             CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL",
-        ),
-        _ => {}
-    }
+    db.narrow_model_names();
     let bad = valid(&ModelInstance::new("m".repeat(100), "10.0.0.1", 1));
     let results = runtime().block_on(async {
         // Queued together, so the refused one shares a batch with good ones.

@@ -172,6 +172,21 @@ impl TestDb {
         RawConn::open(self.backend, &self.url).expect("raw connection")
     }
 
+    /// Narrows `model_name` to 64 characters on the server backends, so that a valid instance
+    /// with a longer name is one the database refuses (SQLite does not check lengths).
+    pub fn narrow_model_names(&self) {
+        match self.backend {
+            Backend::Postgres => self.execute(
+                "ALTER TABLE dbgpt_cluster_registry_instance ALTER COLUMN model_name TYPE varchar(64)",
+            ),
+            Backend::Mysql => self.execute(
+                "ALTER TABLE dbgpt_cluster_registry_instance MODIFY model_name varchar(64) \
+                 CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL",
+            ),
+            _ => {}
+        }
+    }
+
     /// Runs a batch of raw SQL.
     pub fn execute(&self, sql: &str) {
         self.raw()
