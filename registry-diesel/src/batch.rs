@@ -162,7 +162,7 @@ impl Batcher {
             now,
             reply: Reply::Blocked(sender),
         };
-        if self.jobs.is_some() && self.shared.free.try_recv().is_ok() {
+        if self.shared.free.try_recv().is_ok() {
             self.shared.write(&mut vec![job]);
             let _ = self.shared.returned.send(());
         } else {

@@ -18,7 +18,6 @@ use crate::pool::dispatch;
 use crate::schema::dbgpt_cluster_registry_instance as t;
 use crate::storage::DieselStorage;
 use crate::time::Cutoff;
-use crate::upsert::{OnExisting, Upsert, UpsertRow};
 
 /// An operator's change: `None` fields are left out of the `UPDATE`. A weight is written to
 /// `operator_weight` too, which pins it against the worker's registrations.
@@ -31,25 +30,6 @@ struct SettingsChange {
     operator_weight: Option<Option<f64>>,
 }
 
-impl DieselStorage {
-    /// One register or heartbeat, through its group commit.
-    fn upsert(
-        &self,
-        instance: &ValidInstance,
-        now: DateTime<Utc>,
-        on_existing: OnExisting,
-    ) -> Result<(), StorageError> {
-        let now = self.now(now);
-        if let Some(batcher) = self.batcher(on_existing) {
-            return batcher.submit(instance, now);
-        }
-        let rows = [UpsertRow::new(instance, now)];
-        let upsert = Upsert::new(&rows, on_existing);
-        self.run(|conn| dispatch!(conn, c => upsert.execute(c)))
-            .map(drop)
-    }
-}
-
 fn count(rows: usize) -> u64 {
     u64::try_from(rows).unwrap_or(u64::MAX)
 }
@@ -57,11 +37,11 @@ fn count(rows: usize) -> u64 {
 impl InstanceStorage for DieselStorage {
     fn register(&self, instance: &ValidInstance, now: DateTime<Utc>) -> Result<(), StorageError> {
         self.replace_padded_rows(instance)?;
-        self.upsert(instance, now, OnExisting::Register)
+        self.registers.submit(instance, self.now(now))
     }
 
     fn heartbeat(&self, instance: &ValidInstance, now: DateTime<Utc>) -> Result<(), StorageError> {
-        self.upsert(instance, now, OnExisting::Heartbeat)
+        self.heartbeats.submit(instance, self.now(now))
     }
 
     fn queues_heartbeats(&self) -> bool {
@@ -70,10 +50,7 @@ impl InstanceStorage for DieselStorage {
 
     fn queue_heartbeat(&self, instance: ValidInstance, now: DateTime<Utc>) -> QueuedWrite {
         let (reply, write) = queued_write();
-        match self.batcher(OnExisting::Heartbeat) {
-            Some(batcher) => batcher.queue(instance, self.now(now), reply),
-            None => reply.send(self.heartbeat(&instance, now).map(|()| instance)),
-        }
+        self.heartbeats.queue(instance, self.now(now), reply);
         write
     }
 

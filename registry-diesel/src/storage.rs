@@ -35,8 +35,10 @@ pub struct DieselStorage {
     statements: Arc<Statements>,
     time_source: TimeSource,
     time_zone: WallClockZone,
-    /// Group commit of registers and heartbeats.
-    batches: [Batcher; 2],
+    /// Group commit of registers.
+    pub(crate) registers: Batcher,
+    /// Group commit of heartbeats.
+    pub(crate) heartbeats: Batcher,
     /// Checkpoints a SQLite file's write-ahead log off the request path; stops when dropped.
     #[cfg(feature = "sqlite")]
     _checkpointer: Option<Checkpointer>,
@@ -130,12 +132,12 @@ impl DieselStorage {
             )
             .map_err(|error| unavailable(format!("cannot start the group-commit threads: {error}")))
         };
-        let batches = [start(OnExisting::Register)?, start(OnExisting::Heartbeat)?];
         Ok(Self {
+            registers: start(OnExisting::Register)?,
+            heartbeats: start(OnExisting::Heartbeat)?,
             statements,
             time_source: config.time_source,
             time_zone: config.time_zone,
-            batches,
             #[cfg(feature = "sqlite")]
             _checkpointer: checkpointer,
         })
@@ -159,16 +161,6 @@ impl DieselStorage {
     /// The URL the storage connected to, password redacted.
     pub fn redacted_url(&self) -> String {
         redact_url(&self.statements.url)
-    }
-
-    /// The group commit for one kind of upsert (registers and heartbeats only).
-    pub(crate) fn batcher(&self, on_existing: OnExisting) -> Option<&Batcher> {
-        let [register, heartbeat] = &self.batches;
-        match on_existing {
-            OnExisting::Register => Some(register),
-            OnExisting::Heartbeat => Some(heartbeat),
-            OnExisting::Replace => None,
-        }
     }
 
     pub(crate) fn now(&self, now: chrono::DateTime<Utc>) -> Now {
