@@ -140,7 +140,7 @@ fn with_connection<T>(
 /// # #[cfg(feature = "sqlite")] {
 /// let dir = tempfile::tempdir().unwrap();
 /// let url = format!("sqlite://{}", dir.path().join("registry.db").display());
-/// assert_eq!(registry_diesel::run_migrations(&url).unwrap().len(), 4);
+/// assert_eq!(registry_diesel::run_migrations(&url).unwrap().len(), 5);
 /// assert!(registry_diesel::run_migrations(&url).unwrap().is_empty());
 /// # }
 /// ```

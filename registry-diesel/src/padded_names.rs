@@ -4,17 +4,41 @@
 //! instance that never beats again. A register replaces such rows: it finds them with one
 //! read, which takes no locks and finds nothing in a table without padded names, and deletes
 //! what it found by primary key. Only spaces count as padding (SQL's `TRIM`).
+//!
+//! The read goes through the `ix_registry_trimmed_key` index the `trimmed_key_index`
+//! migration adds: on the expressions `TRIM(model_name)` and `TRIM(host)` on SQLite and
+//! PostgreSQL, and on MariaDB, which indexes no expression, on virtual columns holding them.
+//! The filter names exactly what the index holds, or the database would scan the table.
 
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 use registry_core::{ModelInstance, StorageError};
 
+#[cfg(feature = "mysql")]
+use crate::pool::DbConn;
 use crate::pool::dispatch;
 use crate::schema::dbgpt_cluster_registry_instance as t;
 use crate::storage::DieselStorage;
 
 diesel::define_sql_function!(fn trim(text: Text) -> Text);
 diesel::define_sql_function!(fn length(text: Text) -> Integer);
+
+/// The columns the read needs on MySQL/MariaDB, with the two virtual ones the
+/// `trimmed_key_index` migration adds there (the shared schema has no such columns on the
+/// other backends). A table of typed columns keeps the read a cached prepared statement.
+#[cfg(feature = "mysql")]
+mod with_trimmed_names {
+    diesel::table! {
+        dbgpt_cluster_registry_instance (id) {
+            id -> BigInt,
+            model_name -> Varchar,
+            host -> Varchar,
+            port -> Integer,
+            trimmed_model_name -> Varchar,
+            trimmed_host -> Varchar,
+        }
+    }
+}
 
 impl DieselStorage {
     /// Deletes the rows whose names, trimmed, are `instance`'s (already trimmed) names at its
@@ -25,14 +49,30 @@ impl DieselStorage {
     ) -> Result<u64, StorageError> {
         let (name, host) = (instance.model_name.as_str(), instance.host.as_str());
         let port = i32::from(instance.port);
-        let padded: Vec<i64> = self.run(|conn| {
-            dispatch!(conn, c => t::table
-                .filter(t::port.eq(port))
+        let padded: Vec<i64> = self.run(|conn| match conn {
+            #[cfg(feature = "mysql")]
+            DbConn::Mysql(c) => {
+                use with_trimmed_names::dbgpt_cluster_registry_instance as m;
+                m::table
+                    .filter(m::trimmed_model_name.eq(name))
+                    .filter(m::trimmed_host.eq(host))
+                    .filter(m::port.eq(port))
+                    .filter(
+                        length(m::model_name)
+                            .gt(length(name))
+                            .or(length(m::host).gt(length(host))),
+                    )
+                    .select(m::id)
+                    .load(c)
+            }
+            #[allow(unreachable_patterns)]
+            other => dispatch!(other, c => t::table
                 .filter(trim(t::model_name).eq(name))
                 .filter(trim(t::host).eq(host))
+                .filter(t::port.eq(port))
                 .filter(length(t::model_name).gt(length(name)).or(length(t::host).gt(length(host))))
                 .select(t::id)
-                .load(c))
+                .load(c)),
         })?;
         if padded.is_empty() {
             return Ok(0);

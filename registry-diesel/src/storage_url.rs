@@ -238,7 +238,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("a/b/registry.db");
         let url = StorageUrl::parse(&format!("sqlite://{}", file.display())).unwrap();
-        assert_eq!(url.migrate(WallClockZone::Utc).unwrap().len(), 4);
+        assert_eq!(url.migrate(WallClockZone::Utc).unwrap().len(), 5);
         assert!(url.open(PoolConfig::default()).is_ok());
         let other = StorageUrl::parse(dir.path().join("c/registry.db").to_str().unwrap()).unwrap();
         assert!(other.open(PoolConfig::default()).is_ok());

@@ -129,3 +129,41 @@ fn a_register_replaces_the_padded_rows_of_its_key(db: &TestDb) {
     assert_eq!(after[0].weight, 1.0);
     assert!(after[0].healthy);
 }
+
+/// The read a register makes for padded rows of its key (its filter as `padded_names.rs`
+/// writes it) is served by the trimmed key's index, not a scan of the table.
+#[cfg(feature = "sqlite")]
+#[test]
+fn the_padded_rows_read_uses_the_trimmed_key_index() {
+    use diesel::RunQueryDsl;
+
+    #[derive(diesel::QueryableByName)]
+    struct Step {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        detail: String,
+    }
+
+    let Some(db) = common::TestDb::new(Backend::Sqlite) else {
+        return;
+    };
+    drop(db.storage());
+    // With only SQLite compiled in, the connection can be nothing else.
+    #[allow(irrefutable_let_patterns)]
+    let common::RawConn::Sqlite(mut conn) = db.raw() else {
+        unreachable!("a SQLite test database")
+    };
+    let plan: Vec<Step> = diesel::sql_query(format!(
+        "EXPLAIN QUERY PLAN SELECT id FROM {TABLE} WHERE port = 8001 \
+         AND TRIM(model_name) = 'glm@llm' AND TRIM(host) = '10.0.0.1' \
+         AND (length(model_name) > 7 OR length(host) > 8)"
+    ))
+    .load(&mut conn)
+    .unwrap();
+    let details: Vec<&str> = plan.iter().map(|step| step.detail.as_str()).collect();
+    assert!(
+        details
+            .iter()
+            .any(|detail| detail.contains("USING INDEX ix_registry_trimmed_key")),
+        "{details:?}"
+    );
+}

@@ -139,9 +139,9 @@ fn rows_an_earlier_version_stamped_in_utc_move_onto_the_wall_clock_once(db: &Tes
         run_migrations_in(&db.url, WallClockZone::Utc)
             .unwrap()
             .len(),
-        4
+        5
     );
-    assert!(revert_last_migration(&db.url).unwrap().is_some());
+    revert_to_before_wall_clock_times(db);
     insert_dbgpt_row(db, "old", parse("2026-12-05 11:59:21.123456"));
     insert_dbgpt_row(db, "none", parse("2026-12-05 11:59:21"));
     db.execute(&format!(
@@ -160,6 +160,17 @@ fn rows_an_earlier_version_stamped_in_utc_move_onto_the_wall_clock_once(db: &Tes
     drop(storage);
     let again = db.storage_with(PoolConfig::default().with_time_zone(shanghai));
     assert_eq!(again.load(&id).unwrap().unwrap().last_heartbeat, instant);
+}
+
+/// Reverts the migrations down to the version before wall-clock times: the trimmed key's
+/// index, then the wall-clock step itself.
+fn revert_to_before_wall_clock_times(db: &TestDb) {
+    for expected in ["20261206000000", "20261205000000"] {
+        assert_eq!(
+            revert_last_migration(&db.url).unwrap().as_deref(),
+            Some(expected)
+        );
+    }
 }
 
 /// A trigger that refuses any update of the row whose host is `second`.
@@ -190,7 +201,7 @@ fn refuse_updates_of_second(db: &TestDb) {
 
 fn a_move_that_fails_halfway_moves_nothing_and_is_done_on_the_next_start(db: &TestDb) {
     run_migrations_in(&db.url, WallClockZone::Utc).unwrap();
-    assert!(revert_last_migration(&db.url).unwrap().is_some());
+    revert_to_before_wall_clock_times(db);
     // Whole seconds: on SQLite the stored text `…:21.000000` is not the text `…:21` that the
     // read time binds as, and must be moved all the same.
     insert_dbgpt_row(db, "first", parse("2026-12-05 11:59:21"));
@@ -209,7 +220,8 @@ fn a_move_that_fails_halfway_moves_nothing_and_is_done_on_the_next_start(db: &Te
         Backend::Postgres => format!("DROP TRIGGER refuse_move ON {TABLE}"),
         _ => "DROP TRIGGER refuse_move".to_owned(),
     });
-    assert_eq!(run_migrations_in(&db.url, shanghai).unwrap().len(), 1);
+    // The wall-clock step, and the one after it.
+    assert_eq!(run_migrations_in(&db.url, shanghai).unwrap().len(), 2);
     assert_eq!(
         parse(&db.stored_heartbeat("first")),
         parse("2026-12-05 19:59:21")
@@ -228,9 +240,9 @@ fn an_adopted_dbgpt_table_keeps_its_wall_clock_times(db: &TestDb) {
         run_migrations_in(&db.url, WallClockZone::Utc)
             .unwrap()
             .len(),
-        4
+        5
     );
-    for _ in 0..3 {
+    for _ in 0..4 {
         assert!(revert_last_migration(&db.url).unwrap().is_some());
     }
     insert_dbgpt_row(db, "dbgpt", parse("2026-12-05 19:59:21"));

@@ -1,0 +1,1 @@
+DROP INDEX IF EXISTS ix_registry_trimmed_key;
