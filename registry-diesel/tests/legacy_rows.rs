@@ -15,6 +15,7 @@ backend_tests!(
     bad_rows_are_left_out_and_counted_never_failing_a_listing,
     null_flags_read_as_dbgpt_reads_them,
     a_register_replaces_the_padded_rows_of_its_key,
+    a_register_keeps_padded_rows_whose_names_differ_in_case,
 );
 
 fn insert(db: &TestDb, rows: &str) {
@@ -128,6 +129,40 @@ fn a_register_replaces_the_padded_rows_of_its_key(db: &TestDb) {
     );
     assert_eq!(after[0].weight, 1.0);
     assert!(after[0].healthy);
+}
+
+/// Names compare case-sensitively on every backend, padded or not: `GLM@llm` is another model.
+fn a_register_keeps_padded_rows_whose_names_differ_in_case(db: &TestDb) {
+    let storage = db.storage();
+    let flag = if db.backend == Backend::Sqlite {
+        "1"
+    } else {
+        "TRUE"
+    };
+    insert(
+        db,
+        &format!(
+            "(' GLM@llm ', '10.0.0.1', 8001, 0.5, {flag}, {flag}, {flag}), \
+             ('glm@llm ', ' 10.0.0.1', 8001, 0.5, {flag}, {flag}, {flag})"
+        ),
+    );
+    let worker = ModelInstance::new("glm@llm", "10.0.0.1", 8001);
+    storage
+        .register(&valid(&worker), chrono::Utc::now())
+        .unwrap();
+    let mut after = keys(&storage.query(&QuerySpec::new()).unwrap())
+        .into_iter()
+        .map(|(name, host, port)| (name.to_owned(), host.to_owned(), port))
+        .collect::<Vec<_>>();
+    after.sort_unstable();
+    assert_eq!(
+        after,
+        [
+            (" GLM@llm ".to_owned(), "10.0.0.1".to_owned(), 8001),
+            ("glm@llm".to_owned(), "10.0.0.1".to_owned(), 8001),
+        ],
+        "only the padded row of the same names is replaced"
+    );
 }
 
 /// The read a register makes for padded rows of its key (its filter as `padded_names.rs`
