@@ -49,30 +49,31 @@ impl DieselStorage {
     ) -> Result<u64, StorageError> {
         let (name, host) = (instance.model_name.as_str(), instance.host.as_str());
         let port = i32::from(instance.port);
-        let padded: Vec<i64> = self.run(|conn| match conn {
+        // The ids of `$table`'s padded rows of the key, where `$trimmed_name` and
+        // `$trimmed_host` are what the index holds on that backend.
+        macro_rules! padded_ids {
+            ($c:expr, $table:ident, $trimmed_name:expr, $trimmed_host:expr) => {
+                $table::table
+                    .filter($trimmed_name.eq(name))
+                    .filter($trimmed_host.eq(host))
+                    .filter($table::port.eq(port))
+                    .filter(
+                        length($table::model_name)
+                            .gt(length(name))
+                            .or(length($table::host).gt(length(host))),
+                    )
+                    .select($table::id)
+                    .load::<i64>($c)
+            };
+        }
+        let padded = self.run(|conn| match conn {
             #[cfg(feature = "mysql")]
             DbConn::Mysql(c) => {
                 use with_trimmed_names::dbgpt_cluster_registry_instance as m;
-                m::table
-                    .filter(m::trimmed_model_name.eq(name))
-                    .filter(m::trimmed_host.eq(host))
-                    .filter(m::port.eq(port))
-                    .filter(
-                        length(m::model_name)
-                            .gt(length(name))
-                            .or(length(m::host).gt(length(host))),
-                    )
-                    .select(m::id)
-                    .load(c)
+                padded_ids!(c, m, m::trimmed_model_name, m::trimmed_host)
             }
             #[allow(unreachable_patterns)]
-            other => dispatch!(other, c => t::table
-                .filter(trim(t::model_name).eq(name))
-                .filter(trim(t::host).eq(host))
-                .filter(t::port.eq(port))
-                .filter(length(t::model_name).gt(length(name)).or(length(t::host).gt(length(host))))
-                .select(t::id)
-                .load(c)),
+            other => dispatch!(other, c => padded_ids!(c, t, trim(t::model_name), trim(t::host))),
         })?;
         if padded.is_empty() {
             return Ok(0);

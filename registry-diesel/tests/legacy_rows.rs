@@ -25,6 +25,22 @@ fn insert(db: &TestDb, rows: &str) {
     ));
 }
 
+/// Inserts rows `(model_name, host, port, weight)` with every flag true, as raw SQL.
+fn insert_flagged_true(db: &TestDb, rows: &[(&str, &str, i64, f64)]) {
+    let flag = if db.backend == Backend::Sqlite {
+        "1"
+    } else {
+        "TRUE"
+    };
+    let values: Vec<String> = rows
+        .iter()
+        .map(|(name, host, port, weight)| {
+            format!("('{name}', '{host}', {port}, {weight:?}, {flag}, {flag}, {flag})")
+        })
+        .collect();
+    insert(db, &values.join(", "));
+}
+
 fn keys(instances: &[ModelInstance]) -> Vec<(&str, &str, u16)> {
     instances
         .iter()
@@ -36,17 +52,12 @@ fn bad_rows_are_left_out_and_counted_never_failing_a_listing(db: &TestDb) {
     let storage = db.storage();
     let good = ModelInstance::new("glm@llm", "10.0.0.1", 8001);
     storage.register(&valid(&good), chrono::Utc::now()).unwrap();
-    let flag = if db.backend == Backend::Sqlite {
-        "1"
-    } else {
-        "TRUE"
-    };
-    insert(
+    insert_flagged_true(
         db,
-        &format!(
-            "('glm@llm', '10.0.0.2', 70000, 1.0, {flag}, {flag}, {flag}), \
-             ('glm@llm', '10.0.0.3', -1, 1.0, {flag}, {flag}, {flag})"
-        ),
+        &[
+            ("glm@llm", "10.0.0.2", 70000, 1.0),
+            ("glm@llm", "10.0.0.3", -1, 1.0),
+        ],
     );
     let mut bad_rows = 2;
     if db.backend == Backend::Postgres {
@@ -87,18 +98,13 @@ fn null_flags_read_as_dbgpt_reads_them(db: &TestDb) {
 
 fn a_register_replaces_the_padded_rows_of_its_key(db: &TestDb) {
     let storage = db.storage();
-    let flag = if db.backend == Backend::Sqlite {
-        "1"
-    } else {
-        "TRUE"
-    };
-    insert(
+    insert_flagged_true(
         db,
-        &format!(
-            "(' glm@llm ', '10.0.0.1', 8001, 0.5, {flag}, {flag}, {flag}), \
-             ('glm@llm', ' 10.0.0.1', 8001, 0.5, {flag}, {flag}, {flag}), \
-             (' glm@llm', '10.0.0.1', 8002, 0.5, {flag}, {flag}, {flag})"
-        ),
+        &[
+            (" glm@llm ", "10.0.0.1", 8001, 0.5),
+            ("glm@llm", " 10.0.0.1", 8001, 0.5),
+            (" glm@llm", "10.0.0.1", 8002, 0.5),
+        ],
     );
     let listed = storage.query(&QuerySpec::new()).unwrap();
     let mut padded = keys(&listed);
@@ -134,32 +140,25 @@ fn a_register_replaces_the_padded_rows_of_its_key(db: &TestDb) {
 /// Names compare case-sensitively on every backend, padded or not: `GLM@llm` is another model.
 fn a_register_keeps_padded_rows_whose_names_differ_in_case(db: &TestDb) {
     let storage = db.storage();
-    let flag = if db.backend == Backend::Sqlite {
-        "1"
-    } else {
-        "TRUE"
-    };
-    insert(
+    insert_flagged_true(
         db,
-        &format!(
-            "(' GLM@llm ', '10.0.0.1', 8001, 0.5, {flag}, {flag}, {flag}), \
-             ('glm@llm ', ' 10.0.0.1', 8001, 0.5, {flag}, {flag}, {flag})"
-        ),
+        &[
+            (" GLM@llm ", "10.0.0.1", 8001, 0.5),
+            ("glm@llm ", " 10.0.0.1", 8001, 0.5),
+        ],
     );
     let worker = ModelInstance::new("glm@llm", "10.0.0.1", 8001);
     storage
         .register(&valid(&worker), chrono::Utc::now())
         .unwrap();
-    let mut after = keys(&storage.query(&QuerySpec::new()).unwrap())
-        .into_iter()
-        .map(|(name, host, port)| (name.to_owned(), host.to_owned(), port))
-        .collect::<Vec<_>>();
+    let listed = storage.query(&QuerySpec::new()).unwrap();
+    let mut after = keys(&listed);
     after.sort_unstable();
     assert_eq!(
         after,
         [
-            (" GLM@llm ".to_owned(), "10.0.0.1".to_owned(), 8001),
-            ("glm@llm".to_owned(), "10.0.0.1".to_owned(), 8001),
+            (" GLM@llm ", "10.0.0.1", 8001),
+            ("glm@llm", "10.0.0.1", 8001)
         ],
         "only the padded row of the same names is replaced"
     );
